@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* virt-lanes-hook: placeholder until the hook module lands. */
+#include <config.h>
+
+#include <glib.h>
+
+int
+main(int argc G_GNUC_UNUSED, char **argv G_GNUC_UNUSED)
+{
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <config.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "virt-error.h"
+
+void
+vl_error_set_from_virt(GError **error, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    const virError *err = virGetLastError();
+    va_list args;
+
+    if (!error)
+        return;
+
+    va_start(args, fmt);
+    msg = g_strdup_vprintf(fmt, args);
+    va_end(args);
+
+    if (err && err->message)
+        g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "%s: %s", msg,
+                    err->message);
+    else
+        g_set_error_literal(error, VL_ERROR, VL_ERROR_LIBVIRT, msg);
+}
