@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * policy.h: the admin's policy, as read from /etc/virt-lanes/policies.d
+ *
+ * Policy files are strict JSON (json-c, JSON_TOKENER_STRICT).  Every
+ * object may carry a "description" string; any other unknown key is an
+ * error naming it.  Syntax errors name the file and line; semantic ones
+ * the file and JSON path, e.g.
+ *   "web.json: .containers[0].indicators.cpu.overloaded: must be above under_loaded (80 <= 90)"
+ * The schema and every key's bounds are documented in docs/policy.md.
+ *
+ * All files of the directory are merged into one VlPolicy: at most one
+ * file may set "migration"; container names must be unique across files.
+ * Loading is all-or-nothing: on any error nothing is returned.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* ---- migration and lanes (issue: lanes) ---------------------------- */
+
+typedef struct {
+    char *interface;        /* local NIC name, e.g. "lane1" */
+    char *address;          /* local address with prefix, "198.18.11.1/30" */
+    char *peer_address;     /* the peer's end, "198.18.11.2" */
+    double bandwidth_mbit;  /* declared usable rate, Mbit/s (> 0) */
+} VlLaneConfig;
+
+typedef struct {
+    char *name;             /* a short label used in logs and the CLI */
+    char *uri;              /* libvirt URI of the peer host */
+    char *migration_address; /* the peer's migration address */
+    GPtrArray *lanes;       /* VlLaneConfig*, in bring-up order */
+} VlPeerConfig;
+
+typedef struct {
+    guint after_iteration;  /* QEMU iteration number (>= 1) */
+    guint downtime_ms;
+} VlDowntimeStep;
+
+typedef enum {
+    VL_HOPELESS_CONTINUE,   /* keep migrating, log the verdict */
+    VL_HOPELESS_ABORT,      /* abort the job, the guest keeps running */
+} VlHopelessAction;
+
+typedef struct {
+    double threshold_s;     /* wanted upper bound on total migration time */
+    double lane_up_max_s;   /* the longest a lane may take to come up */
+    char *migration_address; /* this host's migration address (nullable) */
+    guint max_lanes;        /* 1..16 */
+    guint channels_per_lane; /* multifd channels per lane, 1..16 */
+    guint max_downtime_ms;  /* 1..60000 */
+    GArray *downtime_ladder; /* VlDowntimeStep, sorted by after_iteration */
+    gboolean allow_auto_converge;
+    gboolean allow_postcopy;
+    gboolean incoming_lanes; /* the destination may bring lanes up */
+    VlHopelessAction when_hopeless;
+    GPtrArray *peers;       /* VlPeerConfig* */
+} VlMigrationPolicy;
+
+/* ---- virtual containers (issue: containers) ------------------------ */
+
+typedef enum {
+    VL_INDICATOR_CPU,       /* % of the domain's vCPUs, 0..100 */
+    VL_INDICATOR_NET_RX,    /* Mbit/s received */
+    VL_INDICATOR_NET_TX,    /* Mbit/s sent */
+    VL_INDICATOR_BLOCK_IO,  /* MiB/s read + written */
+    VL_INDICATOR_MEMORY,    /* % of the domain's memory in use, 0..100 */
+    VL_INDICATOR_LAST
+} VlIndicator;
+
+/* The JSON key of an indicator ("cpu", "net_rx", ...). */
+const char *vl_indicator_to_string(VlIndicator indicator);
+
+typedef struct {
+    gboolean enabled;       /* the indicator appears in the policy */
+    /* substantially_under < under < over < substantially_over */
+    double substantially_under_loaded;
+    double under_loaded;
+    double overloaded;
+    double substantially_overloaded;
+    guint hold_s;           /* a crossing counts once held this long */
+} VlIndicatorThresholds;
+
+typedef enum {
+    VL_CONTAINER_MODE_ENFORCE,
+    VL_CONTAINER_MODE_ADVISE, /* decide and log, never act */
+} VlContainerMode;
+
+typedef struct {
+    char *a;
+    char *b;
+    double weight;          /* relative traffic, > 0 */
+} VlAffinity;
+
+typedef struct {
+    char *name;             /* unique; matches our <metadata> tag */
+    char *description;      /* nullable */
+    VlContainerMode mode;
+    GStrv member_globs;     /* domain-name globs, besides tagged domains */
+    guint min_active;
+    guint max_active;       /* >= min_active */
+    GStrv standby;          /* domains that may be started */
+    char *template_domain;  /* nullable: define new members from it */
+    GStrv peers;            /* libvirt URIs members may move or burst to */
+    double active_standby_ratio; /* 0 = not kept */
+    VlIndicatorThresholds indicators[VL_INDICATOR_LAST];
+    guint cooldown_s;       /* after every action */
+    guint shutdown_timeout_s; /* graceful shutdown before giving up */
+    gboolean destroy_on_timeout;
+    GPtrArray *affinities;  /* VlAffinity* (communication graph hints) */
+} VlContainerPolicy;
+
+typedef struct {
+    GStrv files;            /* the files it was read from */
+    VlMigrationPolicy *migration; /* defaults when no file sets it */
+    GPtrArray *containers;  /* VlContainerPolicy* */
+} VlPolicy;
+
+VlPolicy *vl_policy_new(void);
+void vl_policy_free(VlPolicy *policy);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlPolicy, vl_policy_free)
+
+/* Reads one file (all-or-nothing). */
+VlPolicy *vl_policy_load_file(const char *path, GError **error);
+
+/* Reads every *.json of @dir in name order and merges them. */
+VlPolicy *vl_policy_load_dir(const char *dir, GError **error);
+
+/* Finds a container by name (borrowed), or NULL. */
+VlContainerPolicy *vl_policy_find_container(VlPolicy *policy, const char *name);
+
+G_END_DECLS
