@@ -404,6 +404,16 @@ scan_word(VlJsonScanner *s, GError **error)
                      word);
 }
 
+/* A comment where a separator belongs, as in "1, // why". */
+static gboolean
+is_comment(VlJsonScanner *s, GError **error)
+{
+    if (s->data[s->pos] != '/')
+        return FALSE;
+    scan_fail(s, s->pos, error, "comments are not allowed in JSON");
+    return TRUE;
+}
+
 static gboolean
 unexpected_value(VlJsonScanner *s, GError **error)
 {
@@ -445,6 +455,8 @@ scan_object(VlJsonScanner *s, GError **error)
 
             if (after_comma && s->data[s->pos] == '}')
                 return scan_fail(s, comma, error, "trailing comma before '}'");
+            if (is_comment(s, error))
+                return FALSE;
             if (s->data[s->pos] == '\'')
                 return scan_fail(s, s->pos, error, "keys must be in double quotes");
             return scan_fail(s, s->pos, error,
@@ -464,6 +476,8 @@ scan_object(VlJsonScanner *s, GError **error)
 
         skip_ws(s);
         if (at_end(s, error))
+            return FALSE;
+        if (is_comment(s, error))
             return FALSE;
         if (s->data[s->pos] != ':') {
             g_autofree char *q = vl_json_quote(key->str);
@@ -486,6 +500,8 @@ scan_object(VlJsonScanner *s, GError **error)
             s->pos++;
             return TRUE;
         }
+        if (is_comment(s, error))
+            return FALSE;
         if (s->data[s->pos] != ',') {
             g_autofree char *q = vl_json_quote(key->str);
             g_autofree char *what = describe_char(s, s->pos);
@@ -534,6 +550,8 @@ scan_array(VlJsonScanner *s, GError **error)
             s->pos++;
             return TRUE;
         }
+        if (is_comment(s, error))
+            return FALSE;
         if (s->data[s->pos] != ',') {
             g_autofree char *what = describe_char(s, s->pos);
 
@@ -601,6 +619,8 @@ vl_json_parse(const char *name, const char *data, gsize length, GError **error)
     if (!scan_value(&s, error))
         return NULL;
     skip_ws(&s);
+    if (s.pos < length && is_comment(&s, error))
+        return NULL;
     if (s.pos < length) {
         scan_fail(&s, s.pos, error, "unexpected data after the top-level value");
         return NULL;
@@ -830,9 +850,14 @@ gboolean
 vl_json_reader_check_object(VlJsonReader *reader, json_object *value,
                             const char *const *keys, GError **error)
 {
-    if (!json_object_is_type(value, json_type_object))
+    if (!json_object_is_type(value, json_type_object)) {
+        if (reader->path->len == 0)
+            return vl_json_reader_error(reader, error,
+                                        "the top-level value must be an object, not %s",
+                                        vl_json_type_describe(value));
         return vl_json_reader_error(reader, error, "must be an object, not %s",
                                     vl_json_type_describe(value));
+    }
 
     json_object_object_foreach(value, key, member) {
         g_autofree char *q = NULL;
