@@ -641,9 +641,15 @@ vl_json_parse(const char *name, const char *data, gsize length, GError **error)
         root = json_tokener_parse_ex(tok, " ", 1);
         jerr = json_tokener_get_error(tok);
     }
-    if (!root || jerr != json_tokener_success) {
+    if (jerr != json_tokener_success) {
         scan_fail(&s, json_tokener_get_parse_end(tok), error,
                   "invalid JSON: %s", json_tokener_error_desc(jerr));
+        return NULL;
+    }
+    if (!root) {
+        /* json-c's null is a NULL pointer, which we cannot return. */
+        g_set_error(error, VL_ERROR, VL_ERROR_POLICY,
+                    "%s: the top-level value must not be null", name);
         return NULL;
     }
     return g_steal_pointer(&root);

@@ -34,7 +34,9 @@ G_BEGIN_DECLS
  * @length: its length in bytes
  *
  * Returns: (transfer full): the parsed value, or NULL with
- * VL_ERROR_POLICY set.
+ * VL_ERROR_POLICY set.  A top-level null is refused: json-c represents
+ * null as NULL.  (Nested nulls are NULL members; json_object_get_type()
+ * reports them as json_type_null.)
  */
 json_object *vl_json_parse(const char *name, const char *data, gsize length,
                            GError **error);

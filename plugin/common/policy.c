@@ -437,7 +437,15 @@ vl_policy_check_uri(const char *value)
         if (g_ascii_isspace(*p) || (guchar) *p < 0x20 || *p == 0x7F)
             break;
     }
-    if (*p || !g_ascii_isalpha(value[0]) || !strchr(value, ':') ||
+    if (*p)
+        return g_strdup_printf("'%s' is not a libvirt URI such as 'qemu+ssh://host-b/system'",
+                               q);
+
+    /* A scheme (RFC 3986: a letter, then letters, digits, '+', '-' or
+     * '.'), a colon, and something after it: "qemu:" names no host. */
+    for (p = value + 1; g_ascii_isalnum(*p) || *p == '+' || *p == '-' || *p == '.'; p++)
+        ;
+    if (!g_ascii_isalpha(value[0]) || *p != ':' || !p[1] ||
         !g_uri_is_valid(value, G_URI_FLAGS_NONE, NULL))
         return g_strdup_printf("'%s' is not a libvirt URI such as 'qemu+ssh://host-b/system'",
                                q);
@@ -648,12 +656,15 @@ parse_lane(VlJsonReader *r, json_object *obj, LaneSeen *seen,
                                    &lane->bandwidth_mbit, error))
         return FALSE;
 
-    /* All three parse: the checks above passed. */
     subnet = subnet_of(lane->address);
     peer = g_inet_address_new_from_string(lane->peer_address);
     local_text = g_strndup(lane->address, strcspn(lane->address, "/"));
     local = g_inet_address_new_from_string(local_text);
-    g_assert(subnet && peer && local);
+    if (!subnet || !peer || !local) {
+        /* The checks above make this unreachable; admin input must
+         * still never reach an assertion. */
+        return vl_json_reader_error(r, error, "cannot parse the lane's addresses");
+    }
 
     if (g_inet_address_get_family(peer) != g_inet_address_get_family(local))
         return vl_json_reader_error_at(r, "peer_address", error,
