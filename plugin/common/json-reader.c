@@ -102,7 +102,8 @@ path_append_key(GString *path, const char *key)
             plain = FALSE;
     }
     if (plain) {
-        g_string_append_printf(path, ".%s", key);
+        g_string_append_c(path, '.');
+        g_string_append(path, key);
     } else {
         g_string_append(path, "[\"");
         append_printable(path, key, strlen(key));

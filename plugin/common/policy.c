@@ -823,14 +823,17 @@ parse_migration(VlJsonReader *r, json_object *obj, VlMigrationPolicy **out,
                                  &m->channels_per_lane, error))
         return FALSE;
 
-    if (m->max_lanes * m->channels_per_lane > MAX_CONNECTIONS)
-        return vl_json_reader_error_at(r, json_object_object_get_ex(obj, "channels_per_lane", NULL) ?
-                                       "channels_per_lane" : "max_lanes",
-                                       error,
+    if (m->max_lanes * m->channels_per_lane > MAX_CONNECTIONS) {
+        /* Blame the key that is written; channels_per_lane if both are. */
+        const char *key = json_object_object_get_ex(obj, "channels_per_lane", NULL) ?
+            "channels_per_lane" : "max_lanes";
+
+        return vl_json_reader_error_at(r, key, error,
                                        "max_lanes times channels_per_lane must be at most %d, libvirt's limit on parallel connections (%u x %u = %u)",
                                        MAX_CONNECTIONS, m->max_lanes,
                                        m->channels_per_lane,
                                        m->max_lanes * m->channels_per_lane);
+    }
 
     if (!vl_json_reader_get_uint(r, obj, "max_downtime_ms", VL_JSON_OPTIONAL,
                                  1, DOWNTIME_MS_MAX, &m->max_downtime_ms,
