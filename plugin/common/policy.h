@@ -117,19 +117,73 @@ typedef struct {
     GStrv files;            /* the files it was read from */
     VlMigrationPolicy *migration; /* defaults when no file sets it */
     GPtrArray *containers;  /* VlContainerPolicy* */
+    char *migration_file;   /* the file that set "migration", NULL for defaults */
 } VlPolicy;
+
+/* ---- construction ---------------------------------------------------
+ *
+ * Every *_new() returns the documented defaults (docs/policy.md), with
+ * empty, never NULL, arrays and string vectors; every *_free() accepts
+ * NULL and half-filled objects.  The GPtrArrays own their elements
+ * (their free function is the element type's *_free()).
+ */
+
+VlLaneConfig *vl_lane_config_new(void);
+void vl_lane_config_free(VlLaneConfig *lane);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlLaneConfig, vl_lane_config_free)
+
+VlPeerConfig *vl_peer_config_new(void);
+void vl_peer_config_free(VlPeerConfig *peer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlPeerConfig, vl_peer_config_free)
+
+VlMigrationPolicy *vl_migration_policy_new(void);
+void vl_migration_policy_free(VlMigrationPolicy *migration);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMigrationPolicy, vl_migration_policy_free)
+
+VlAffinity *vl_affinity_new(void);
+void vl_affinity_free(VlAffinity *affinity);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlAffinity, vl_affinity_free)
+
+VlContainerPolicy *vl_container_policy_new(void);
+void vl_container_policy_free(VlContainerPolicy *container);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlContainerPolicy, vl_container_policy_free)
 
 VlPolicy *vl_policy_new(void);
 void vl_policy_free(VlPolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlPolicy, vl_policy_free)
 
-/* Reads one file (all-or-nothing). */
+/* ---- loading -------------------------------------------------------- */
+
+/* Reads one file (all-or-nothing).  Unlike vl_policy_load_dir() it does
+ * not check who owns the file: it is for "virt-lanes policy check" and
+ * tests; the daemon reads its directory. */
 VlPolicy *vl_policy_load_file(const char *path, GError **error);
 
-/* Reads every *.json of @dir in name order and merges them. */
+/* Reads every *.json of @dir in name order and merges them.  Refuses a
+ * directory or file that is group- or world-writable or owned by anyone
+ * but root or the effective user. */
 VlPolicy *vl_policy_load_dir(const char *dir, GError **error);
+
+/* Parses @length bytes of @data as if read from the file @name (which
+ * only names it in messages). */
+VlPolicy *vl_policy_load_data(const char *name, const char *data, gsize length,
+                              GError **error);
+
+/* ---- queries ------------------------------------------------------- */
 
 /* Finds a container by name (borrowed), or NULL. */
 VlContainerPolicy *vl_policy_find_container(VlPolicy *policy, const char *name);
+
+/* Whether @domain matches one of @container's member_globs ('*' and '?'
+ * as in g_pattern_match_simple(); no brackets). */
+gboolean vl_container_policy_match_domain(const VlContainerPolicy *container,
+                                          const char *domain);
+
+/* The JSON spelling: "enforce"/"advise", "continue"/"abort". */
+const char *vl_container_mode_to_string(VlContainerMode mode);
+const char *vl_hopeless_action_to_string(VlHopelessAction action);
+
+/* The indicator whose JSON key is @name; FALSE if there is none. */
+gboolean vl_indicator_from_string(const char *name, VlIndicator *indicator);
 
 G_END_DECLS
