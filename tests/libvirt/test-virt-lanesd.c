@@ -10,11 +10,11 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "ipc.h"
@@ -27,6 +27,7 @@ typedef struct {
     GCancellable *cancel;
     GString *log;
     gboolean exited;
+    gboolean log_eof;
 } Daemon;
 
 static char *
@@ -50,8 +51,10 @@ on_line(GObject *source, GAsyncResult *result, gpointer user_data)
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;     /* the Daemon is gone */
     d = user_data;
-    if (!line)
-        return;     /* EOF */
+    if (!line) {
+        d->log_eof = TRUE;
+        return;
+    }
     g_string_append(d->log, line);
     g_string_append_c(d->log, '\n');
     g_data_input_stream_read_line_async(d->err, G_PRIORITY_DEFAULT, d->cancel,
@@ -101,6 +104,15 @@ daemon_exited(gpointer data)
     return d->exited;
 }
 
+/* Exited, and everything it wrote to stderr has been read. */
+static gboolean
+daemon_finished(gpointer data)
+{
+    Daemon *d = data;
+
+    return d->exited && d->log_eof;
+}
+
 typedef struct {
     Daemon *d;
     const char *text;
@@ -134,7 +146,7 @@ daemon_signal(Daemon *d, int signum)
 static int
 daemon_wait_exit(Daemon *d)
 {
-    ck_assert_msg(vl_virt_test_wait(daemon_exited, d),
+    ck_assert_msg(vl_virt_test_wait(daemon_finished, d),
                   "virt-lanesd did not exit; log:\n%s", d->log->str);
     ck_assert_msg(g_subprocess_get_if_exited(d->proc),
                   "virt-lanesd was killed by a signal; log:\n%s", d->log->str);
@@ -445,17 +457,29 @@ START_TEST(test_daemon_bad_argv_and_config)
 }
 END_TEST
 
-static gboolean
-on_pidfd(gint fd G_GNUC_UNUSED, GIOCondition cond G_GNUC_UNUSED, gpointer data)
+typedef struct {
+    int fd;
+    gint locked;
+} LockWait;
+
+static gpointer
+lock_thread(gpointer data)
 {
-    *(gboolean *)data = TRUE;
-    return G_SOURCE_REMOVE;
+    LockWait *w = data;
+
+    /* Blocks until the holder's descriptor is closed, i.e. it exited. */
+    if (flock(w->fd, LOCK_EX) == 0)
+        g_atomic_int_set(&w->locked, 1);
+    g_main_context_wakeup(NULL);
+    return NULL;
 }
 
 static gboolean
-flag_set(gpointer data)
+lock_taken(gpointer data)
 {
-    return *(gboolean *)data;
+    LockWait *w = data;
+
+    return g_atomic_int_get(&w->locked);
 }
 
 START_TEST(test_daemon_mode_and_pid_file)
@@ -475,9 +499,9 @@ START_TEST(test_daemon_mode_and_pid_file)
     g_autofree char *expected = NULL;
     g_autofree char *log_text = NULL;
     g_autoptr(json_object) status = NULL;
-    gboolean gone = FALSE;
+    LockWait wait = { -1, 0 };
+    GThread *locker;
     gint64 pid = 0;
-    int pidfd;
 
     /* The parent returns only once the child serves. */
     ck_assert_int_eq(run_tool("plugin/daemon/virt-lanesd", args, &out, &err), 0);
@@ -496,13 +520,18 @@ START_TEST(test_daemon_mode_and_pid_file)
     ck_assert_str_eq(err, expected);
     ck_assert(!g_file_test(sock2, G_FILE_TEST_EXISTS));
 
-    /* It is not our child: watch it through a pidfd. */
-    pidfd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
-    ck_assert_int_ge(pidfd, 0);
-    g_unix_fd_add(pidfd, G_IO_IN, on_pidfd, &gone);
+    /*
+     * It is not our child.  The daemon holds the pid file's lock until it
+     * has torn everything down, so taking the lock is the signal that it
+     * is done (pidfds would do, but valgrind does not know them).
+     */
+    wait.fd = open(pid_path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(wait.fd, 0);
+    locker = g_thread_new("flock", lock_thread, &wait);
     ck_assert_int_eq(kill((pid_t)pid, SIGTERM), 0);
-    ck_assert(vl_virt_test_wait(flag_set, &gone));
-    close(pidfd);
+    ck_assert(vl_virt_test_wait(lock_taken, &wait));
+    g_thread_join(locker);
+    close(wait.fd);
 
     ck_assert(!g_file_test(pid_path, G_FILE_TEST_EXISTS));
     ck_assert(!g_file_test(sock, G_FILE_TEST_EXISTS));
