@@ -89,6 +89,7 @@ START_TEST(test_reconnect_after_close)
     ck_assert_uint_eq(rig->n_disconnected, 1);
     ck_assert_str_eq(rig->last_reason,
                      "Connection to 'test:///default' closed: end of file");
+    ck_assert(rig->last_lost);
     ck_assert_uint_eq(vl_conn_get_reconnects(rig->conn), 1);
     ck_assert_str_eq(vl_conn_get_last_error(rig->conn),
                      "Connection to 'test:///default' closed: end of file");
@@ -192,6 +193,7 @@ START_TEST(test_uri_change_reconnects)
     vl_conn_reconfigure(rig->conn, node, &options);
     ck_assert_uint_eq(rig->n_disconnected, 1);
     ck_assert_str_eq(rig->last_reason, "The URI changed");
+    ck_assert(!rig->last_lost);
     ck_assert(vl_virt_test_rig_wait_connections(rig, 2));
     ck_assert_str_eq(vl_conn_get_uri(rig->conn), node);
     ck_assert_uint_eq(vl_conn_get_reconnects(rig->conn), 0);
