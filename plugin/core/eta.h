@@ -75,7 +75,8 @@ typedef struct _VlEta VlEta;
 void vl_eta_config_init(VlEtaConfig *config);
 const char *vl_eta_verdict_to_string(VlEtaVerdict verdict);
 
-/* @config: (nullable): copied; NULL = defaults */
+/* @config: (nullable): copied; NULL = defaults; a field out of its range
+ * (alpha outside (0, 1], NaN...) falls back to its default */
 VlEta *vl_eta_new(const VlEtaConfig *config);
 void vl_eta_free(VlEta *eta);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEta, vl_eta_free)

@@ -813,6 +813,10 @@ typedef struct {
     void (*mutate)(VlEstimateInput *in);
 } BadInput;
 
+#define USE_F(a, n) \
+    in->dirty_rate_bps = 0; in->dirty_samples = a; in->n_dirty_samples = n
+#define USE_STEPS(a, n) in->downtime_steps = a; in->n_downtime_steps = n
+
 /* X(name, the field the error must name, how to break a good input) */
 #define BAD_INPUTS(X) \
     X(mem_zero, "memory_bytes", in->memory_bytes = 0) \
@@ -831,14 +835,14 @@ typedef struct {
     X(ws, "working_set_bytes", in->working_set_bytes = 2 * GIB) \
     X(rate_neg, "dirty_rate_bps", in->dirty_rate_bps = -1) \
     X(rate_nan, "dirty_rate_bps", in->dirty_rate_bps = NAN) \
-    X(f_down, "dirty_samples[1].bytes", in->dirty_rate_bps = 0; in->dirty_samples = bad_f_down; in->n_dirty_samples = 2) \
-    X(f_time, "dirty_samples[1].seconds", in->dirty_rate_bps = 0; in->dirty_samples = bad_f_time; in->n_dirty_samples = 2) \
-    X(f_zero_t, "dirty_samples[0].seconds", in->dirty_rate_bps = 0; in->dirty_samples = bad_f_zero_t; in->n_dirty_samples = 1) \
-    X(f_nan, "dirty_samples[0].bytes", in->dirty_rate_bps = 0; in->dirty_samples = bad_f_nan; in->n_dirty_samples = 1) \
-    X(f_big, "dirty_samples[0].bytes", in->dirty_rate_bps = 0; in->dirty_samples = bad_f_big; in->n_dirty_samples = 1) \
-    X(f_null, "dirty_samples", in->dirty_rate_bps = 0; in->dirty_samples = NULL; in->n_dirty_samples = 3) \
-    X(f_many, "n_dirty_samples", in->dirty_rate_bps = 0; in->dirty_samples = good_f; in->n_dirty_samples = 1000) \
-    X(f_and_rate, "dirty_rate_bps", in->dirty_samples = good_f; in->n_dirty_samples = 1; in->dirty_rate_bps = 1) \
+    X(f_down, "dirty_samples[1].bytes", USE_F(bad_f_down, 2)) \
+    X(f_time, "dirty_samples[1].seconds", USE_F(bad_f_time, 2)) \
+    X(f_zero_t, "dirty_samples[0].seconds", USE_F(bad_f_zero_t, 1)) \
+    X(f_nan, "dirty_samples[0].bytes", USE_F(bad_f_nan, 1)) \
+    X(f_big, "dirty_samples[0].bytes", USE_F(bad_f_big, 1)) \
+    X(f_null, "dirty_samples", USE_F(NULL, 3)) \
+    X(f_many, "n_dirty_samples", USE_F(good_f, 1000)) \
+    X(f_and_rate, "dirty_rate_bps", USE_F(good_f, 1); in->dirty_rate_bps = 1) \
     X(lanes_none, "n_lanes", in->n_lanes = 0) \
     X(lanes_many, "n_lanes", in->n_lanes = 65) \
     X(lanes_null, "lane_bps", in->lane_bps = NULL) \
@@ -853,9 +857,9 @@ typedef struct {
     X(eff_nan, "efficiency", in->efficiency = NAN) \
     X(down_zero, "max_downtime_s", in->max_downtime_s = 0) \
     X(down_nan, "max_downtime_s", in->max_downtime_s = NAN) \
-    X(step, "downtime_steps[1].downtime_s", in->downtime_steps = bad_step; in->n_downtime_steps = 2) \
-    X(step_nan, "downtime_steps[0].after_s", in->downtime_steps = bad_step_nan; in->n_downtime_steps = 1) \
-    X(step_null, "downtime_steps", in->downtime_steps = NULL; in->n_downtime_steps = 1) \
+    X(step, "downtime_steps[1].downtime_s", USE_STEPS(bad_step, 2)) \
+    X(step_nan, "downtime_steps[0].after_s", USE_STEPS(bad_step_nan, 1)) \
+    X(step_null, "downtime_steps", USE_STEPS(NULL, 1)) \
     X(tcap, "time_cap_s", in->time_cap_s = -1) \
     X(setup, "setup_s", in->setup_s = NAN) \
     X(resume, "resume_s", in->resume_s = -0.1) \

@@ -122,7 +122,10 @@ file_size(const char *path)
 
 START_TEST(test_golden_line)
 {
-    g_autoptr(VlHistoryRecord) r = sample_record(1700000000, "web \"1\";\n\xc3\xbc\xc3\xb1\xc3\xad", 1, 23907532.8);
+    /* quotes, ';', a newline and non-ASCII: all must survive */
+    g_autoptr(VlHistoryRecord) r =
+        sample_record(1700000000, "web \"1\";\n\xc3\xbc\xc3\xb1\xc3\xad", 1,
+                      23907532.8);
     g_autoptr(VlHistoryRecord) back = NULL;
     g_autofree char *line = NULL;
 
@@ -169,7 +172,8 @@ START_TEST(test_append_and_load)
     guint i;
 
     for (i = 0; i < 3; i++) {
-        g_autoptr(VlHistoryRecord) r = sample_record(100 + i, "dom; rm -rf /", i + 1, 1e7 * (i + 1));
+        g_autoptr(VlHistoryRecord) r =
+            sample_record(100 + i, "dom; rm -rf /", i + 1, 1e7 * (i + 1));
 
         ck_assert(vl_history_append(t.path, r, 0, &error));
     }
