@@ -133,15 +133,63 @@ vl_json_str() {
 # vl_xml_escape STRING -> STRING safe for XML text and attribute values.
 vl_xml_escape() {
     local s=$1
-    s=${s//&/&amp;}
-    s=${s//</&lt;}
-    s=${s//>/&gt;}
-    s=${s//\"/&quot;}
-    s=${s//\'/&apos;}
+    # Replacements are quoted: bash 5.2 expands an unquoted '&' in them to
+    # the matched text.
+    s=${s//&/"&amp;"}
+    s=${s//</"&lt;"}
+    s=${s//>/"&gt;"}
+    s=${s//\"/"&quot;"}
+    s=${s//\'/"&apos;"}
     printf '%s' "$s"
 }
 
 # vl_is_uint VALUE MIN MAX -> 0 if VALUE is a decimal integer in [MIN, MAX].
 vl_is_uint() {
     [[ $1 =~ ^[0-9]{1,9}$ ]] && [ "$((10#$1))" -ge "$2" ] && [ "$((10#$1))" -le "$3" ]
+}
+
+# --- lab state (written by lab/up) ---------------------------------------
+
+# vl_lab_need: fail unless a lab is up.
+vl_lab_need() {
+    [ -r "$VL_LAB_DIR/lab.env" ] || vl_die "No lab is up (no '$VL_LAB_DIR/lab.env'); run lab/up first"
+}
+
+vl_lab_get() {
+    vl_read_kv "$VL_LAB_DIR/lab.env" "$1"
+}
+
+# vl_lab_host NAME -> canonical host letter (accepts A, a, vl-lab-a).
+vl_lab_host() {
+    local h
+    h=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')
+    h=${h#vl-lab-}
+    case " $(vl_lab_get HOSTS) " in
+    *" $h "*) printf '%s\n' "$h" ;;
+    *) vl_usage_die "Unknown host '$1' (lab hosts: $(vl_lab_get HOSTS))" ;;
+    esac
+}
+
+vl_lab_uri() {
+    vl_lab_get "URI_$1"
+}
+
+# vl_virsh HOST ARGS...: virsh against a lab host over the management
+# network, bounded in time so a wedged daemon cannot hang the caller.
+vl_virsh() {
+    local h=$1
+    shift
+    timeout "${VL_VIRSH_TIMEOUT:-60}" virsh -q -c "$(vl_lab_uri "$h")" "$@"
+}
+
+# vl_guest_host NAME -> the lab host on which domain NAME is running, if any.
+vl_guest_host() {
+    local h st
+    for h in $(vl_lab_get HOSTS); do
+        st=$(vl_virsh "$h" domstate --domain "$1" 2>/dev/null || true)
+        if [ "${st%% *}" = running ] || [ "${st%% *}" = paused ]; then
+            printf '%s\n' "$h"
+            return 0
+        fi
+    done
 }
