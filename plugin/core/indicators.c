@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * indicators.c: per-domain statistics samples turned into indicator values
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "indicators.h"
+
+/*
+ * Device indices we can follow per record.  A domain with more disks or
+ * interfaces than this gets those indicators unknown rather than wrong.
+ */
+#define VL_INDICATORS_MAX_DEVICES 256
+
+typedef struct {
+    guint64 bits[VL_INDICATORS_MAX_DEVICES / 64];
+} DeviceSet;
+
+static gboolean
+device_set_add(DeviceSet *set, guint index)
+{
+    guint64 mask = G_GUINT64_CONSTANT(1) << (index % 64);
+
+    if (set->bits[index / 64] & mask)
+        return FALSE;
+    set->bits[index / 64] |= mask;
+    return TRUE;
+}
+
+static gboolean
+device_set_has(const DeviceSet *set, guint index)
+{
+    return (set->bits[index / 64] >> (index % 64)) & 1;
+}
+
+/*
+ * One device group ("net" or "block") while parsing: two counters per
+ * device, the declared count, and what was seen.
+ */
+typedef struct {
+    gboolean have_count;
+    guint count;
+    gboolean malformed;     /* an index we cannot follow */
+    guint max_index;
+    gboolean any_index;
+    DeviceSet seen[2];
+    guint64 sum[2];
+} DeviceGroup;
+
+static gboolean
+param_get_u64(const virTypedParameter *p, guint64 *out)
+{
+    switch (p->type) {
+    case VIR_TYPED_PARAM_INT:
+        if (p->value.i < 0)
+            return FALSE;
+        *out = (guint64) p->value.i;
+        return TRUE;
+    case VIR_TYPED_PARAM_UINT:
+        *out = p->value.ui;
+        return TRUE;
+    case VIR_TYPED_PARAM_LLONG:
+        if (p->value.l < 0)
+            return FALSE;
+        *out = (guint64) p->value.l;
+        return TRUE;
+    case VIR_TYPED_PARAM_ULLONG:
+        *out = p->value.ul;
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+/*
+ * "N.suffix" after the group prefix: returns the index and the suffix,
+ * or FALSE when the field is not of that shape.
+ */
+static gboolean
+parse_device_field(const char *rest, guint *index, const char **suffix)
+{
+    guint64 n = 0;
+    const char *p = rest;
+
+    if (!g_ascii_isdigit(*p))
+        return FALSE;
+    /* An index too large for a guint saturates: out of range, not absent. */
+    while (g_ascii_isdigit(*p)) {
+        n = MIN(n * 10 + (guint64) (*p - '0'), (guint64) G_MAXUINT);
+        p++;
+    }
+    if (*p != '.')
+        return FALSE;
+    *index = (guint) n;
+    *suffix = p + 1;
+    return TRUE;
+}
+
+static void
+device_group_param(DeviceGroup *group, const char *rest,
+                   const char *const counter[2], const virTypedParameter *p)
+{
+    guint index;
+    const char *suffix;
+    guint64 v;
+    guint which;
+
+    if (strcmp(rest, "count") == 0) {
+        if (param_get_u64(p, &v) && v <= G_MAXUINT) {
+            group->have_count = TRUE;
+            group->count = (guint) v;
+        }
+        return;
+    }
+    if (!parse_device_field(rest, &index, &suffix))
+        return;
+    if (strcmp(suffix, counter[0]) == 0)
+        which = 0;
+    else if (strcmp(suffix, counter[1]) == 0)
+        which = 1;
+    else
+        return;
+
+    if (index >= VL_INDICATORS_MAX_DEVICES || !param_get_u64(p, &v)) {
+        group->malformed = TRUE;
+        return;
+    }
+    if (!group->any_index || index > group->max_index)
+        group->max_index = index;
+    group->any_index = TRUE;
+    /* A repeated field is ignored rather than counted twice. */
+    if (device_set_add(&group->seen[which], index))
+        group->sum[which] += v;
+}
+
+/*
+ * Decides which sums are usable.  A device that reported neither counter
+ * (QEMU has none for an empty CD-ROM drive) is left out; one that
+ * reported only one makes the other sum incomplete, hence unknown.
+ */
+static void
+device_group_finish(const DeviceGroup *group, guint32 have_bit[2],
+                    VlDomainStats *stats, guint *devices, guint64 *out[2])
+{
+    gboolean complete[2] = { TRUE, TRUE };
+    guint n = 0;
+    guint i;
+
+    if (!group->have_count || group->malformed ||
+        group->count > VL_INDICATORS_MAX_DEVICES ||
+        (group->any_index && group->max_index >= group->count))
+        return;
+
+    for (i = 0; i < group->count; i++) {
+        gboolean has0 = device_set_has(&group->seen[0], i);
+        gboolean has1 = device_set_has(&group->seen[1], i);
+
+        if (!has0 && !has1)
+            continue;
+        n++;
+        if (!has0)
+            complete[0] = FALSE;
+        if (!has1)
+            complete[1] = FALSE;
+    }
+
+    *devices = n;
+    for (i = 0; i < 2; i++) {
+        if (complete[i]) {
+            stats->have |= have_bit[i];
+            *out[i] = group->sum[i];
+        }
+    }
+}
+
+typedef struct {
+    const char *field;
+    guint32 bit;
+    gsize offset;
+} BalloonField;
+
+static const BalloonField balloon_fields[] = {
+    { "current", VL_DOMAIN_STATS_HAVE_BALLOON_CURRENT,
+      G_STRUCT_OFFSET(VlDomainStats, balloon_current_kib) },
+    { "available", VL_DOMAIN_STATS_HAVE_BALLOON_AVAILABLE,
+      G_STRUCT_OFFSET(VlDomainStats, balloon_available_kib) },
+    { "unused", VL_DOMAIN_STATS_HAVE_BALLOON_UNUSED,
+      G_STRUCT_OFFSET(VlDomainStats, balloon_unused_kib) },
+    { "usable", VL_DOMAIN_STATS_HAVE_BALLOON_USABLE,
+      G_STRUCT_OFFSET(VlDomainStats, balloon_usable_kib) },
+    { "rss", VL_DOMAIN_STATS_HAVE_BALLOON_RSS,
+      G_STRUCT_OFFSET(VlDomainStats, balloon_rss_kib) },
+};
+
+void
+vl_indicators_from_params(const char *name, int id,
+                          const virTypedParameter *params, int nparams,
+                          gint64 timestamp_ns, VlDomainStats *stats)
+{
+    static const char *const net_counters[2] = { "rx.bytes", "tx.bytes" };
+    static const char *const block_counters[2] = { "rd.bytes", "wr.bytes" };
+    DeviceGroup net = { 0 };
+    DeviceGroup block = { 0 };
+    guint32 net_bits[2] = { VL_DOMAIN_STATS_HAVE_NET_RX,
+                            VL_DOMAIN_STATS_HAVE_NET_TX };
+    guint32 block_bits[2] = { VL_DOMAIN_STATS_HAVE_BLOCK_RD,
+                              VL_DOMAIN_STATS_HAVE_BLOCK_WR };
+    guint64 *net_out[2];
+    guint64 *block_out[2];
+    int i;
+
+    memset(stats, 0, sizeof(*stats));
+    stats->name = name;
+    stats->id = id;
+    stats->timestamp_ns = timestamp_ns;
+
+    for (i = 0; params && i < nparams; i++) {
+        const virTypedParameter *p = &params[i];
+        const char *field = p->field;
+        guint64 v;
+        gsize j;
+
+        /* libvirt terminates the name; a record that does not is skipped. */
+        if (!memchr(field, '\0', VIR_TYPED_PARAM_FIELD_LENGTH))
+            continue;
+
+        if (g_str_has_prefix(field, "net.")) {
+            device_group_param(&net, field + 4, net_counters, p);
+        } else if (g_str_has_prefix(field, "block.")) {
+            device_group_param(&block, field + 6, block_counters, p);
+        } else if (g_str_has_prefix(field, "balloon.")) {
+            for (j = 0; j < G_N_ELEMENTS(balloon_fields); j++) {
+                if (strcmp(field + 8, balloon_fields[j].field) == 0 &&
+                    param_get_u64(p, &v)) {
+                    G_STRUCT_MEMBER(guint64, stats,
+                                    balloon_fields[j].offset) = v;
+                    stats->have |= balloon_fields[j].bit;
+                }
+            }
+        } else if (strcmp(field, "cpu.time") == 0) {
+            if (param_get_u64(p, &v)) {
+                stats->cpu_time_ns = v;
+                stats->have |= VL_DOMAIN_STATS_HAVE_CPU_TIME;
+            }
+        } else if (strcmp(field, "vcpu.current") == 0) {
+            if (param_get_u64(p, &v) && v <= G_MAXUINT) {
+                stats->vcpus = (guint) v;
+                stats->have |= VL_DOMAIN_STATS_HAVE_VCPUS;
+            }
+        } else if (strcmp(field, "state.state") == 0) {
+            if (param_get_u64(p, &v) && v <= G_MAXINT) {
+                stats->state = (int) v;
+                stats->have |= VL_DOMAIN_STATS_HAVE_STATE;
+            }
+        }
+    }
+
+    net_out[0] = &stats->net_rx_bytes;
+    net_out[1] = &stats->net_tx_bytes;
+    block_out[0] = &stats->block_rd_bytes;
+    block_out[1] = &stats->block_wr_bytes;
+    device_group_finish(&net, net_bits, stats, &stats->net_devices, net_out);
+    device_group_finish(&block, block_bits, stats, &stats->block_devices,
+                        block_out);
+}
+
+static gboolean
+has(const VlDomainStats *s, guint32 bits)
+{
+    return (s->have & bits) == bits;
+}
+
+static double
+clamp_percent(double v)
+{
+    return CLAMP(v, 0.0, 100.0);
+}
+
+static double
+memory_percent(const VlDomainStats *cur)
+{
+    guint64 avail = cur->balloon_available_kib;
+    guint64 free_kib;
+
+    if (!has(cur, VL_DOMAIN_STATS_HAVE_BALLOON_AVAILABLE) || avail == 0)
+        return VL_INDICATOR_UNKNOWN;
+    /* MemFree counts the page cache as used; MemAvailable does not. */
+    if (has(cur, VL_DOMAIN_STATS_HAVE_BALLOON_USABLE))
+        free_kib = cur->balloon_usable_kib;
+    else if (has(cur, VL_DOMAIN_STATS_HAVE_BALLOON_UNUSED))
+        free_kib = cur->balloon_unused_kib;
+    else
+        return VL_INDICATOR_UNKNOWN;
+    free_kib = MIN(free_kib, avail);
+    return clamp_percent(100.0 * (double) (avail - free_kib) / (double) avail);
+}
+
+static gboolean
+is_running(const VlDomainStats *s)
+{
+    return !has(s, VL_DOMAIN_STATS_HAVE_STATE) || s->state == VIR_DOMAIN_RUNNING;
+}
+
+void
+vl_indicators_compute(const VlDomainStats *prev, const VlDomainStats *cur,
+                      double *values)
+{
+    double elapsed_s;
+    int i;
+
+    for (i = 0; i < VL_INDICATOR_LAST; i++)
+        values[i] = VL_INDICATOR_UNKNOWN;
+
+    /* A paused or stopped domain has no load to speak of: unknown. */
+    if (!is_running(cur))
+        return;
+    values[VL_INDICATOR_MEMORY] = memory_percent(cur);
+
+    if (!prev || !is_running(prev) || cur->timestamp_ns <= prev->timestamp_ns)
+        return;
+    /* A new id is a new QEMU process: every counter restarted. */
+    if (prev->id >= 0 && cur->id >= 0 && prev->id != cur->id)
+        return;
+    elapsed_s = (double) (cur->timestamp_ns - prev->timestamp_ns) / 1e9;
+
+    if (has(prev, VL_DOMAIN_STATS_HAVE_CPU_TIME | VL_DOMAIN_STATS_HAVE_VCPUS) &&
+        has(cur, VL_DOMAIN_STATS_HAVE_CPU_TIME | VL_DOMAIN_STATS_HAVE_VCPUS) &&
+        cur->vcpus > 0 && cur->vcpus == prev->vcpus &&
+        cur->cpu_time_ns >= prev->cpu_time_ns) {
+        double busy_s = (double) (cur->cpu_time_ns - prev->cpu_time_ns) / 1e9;
+
+        values[VL_INDICATOR_CPU] =
+            clamp_percent(100.0 * busy_s / (elapsed_s * cur->vcpus));
+    }
+
+    if (prev->net_devices == cur->net_devices) {
+        if (has(prev, VL_DOMAIN_STATS_HAVE_NET_RX) &&
+            has(cur, VL_DOMAIN_STATS_HAVE_NET_RX) &&
+            cur->net_rx_bytes >= prev->net_rx_bytes)
+            values[VL_INDICATOR_NET_RX] =
+                (double) (cur->net_rx_bytes - prev->net_rx_bytes) * 8.0 /
+                elapsed_s / 1e6;
+        if (has(prev, VL_DOMAIN_STATS_HAVE_NET_TX) &&
+            has(cur, VL_DOMAIN_STATS_HAVE_NET_TX) &&
+            cur->net_tx_bytes >= prev->net_tx_bytes)
+            values[VL_INDICATOR_NET_TX] =
+                (double) (cur->net_tx_bytes - prev->net_tx_bytes) * 8.0 /
+                elapsed_s / 1e6;
+    }
+
+    if (prev->block_devices == cur->block_devices &&
+        has(prev, VL_DOMAIN_STATS_HAVE_BLOCK_RD | VL_DOMAIN_STATS_HAVE_BLOCK_WR) &&
+        has(cur, VL_DOMAIN_STATS_HAVE_BLOCK_RD | VL_DOMAIN_STATS_HAVE_BLOCK_WR) &&
+        cur->block_rd_bytes >= prev->block_rd_bytes &&
+        cur->block_wr_bytes >= prev->block_wr_bytes) {
+        guint64 bytes = (cur->block_rd_bytes - prev->block_rd_bytes) +
+                        (cur->block_wr_bytes - prev->block_wr_bytes);
+
+        values[VL_INDICATOR_BLOCK_IO] =
+            (double) bytes / elapsed_s / (1024.0 * 1024.0);
+    }
+}
+
+/* ---- tracker ------------------------------------------------------- */
+
+typedef struct {
+    char *name;             /* owned; last.name points here */
+    VlDomainStats last;
+    guint64 round;
+} TrackedDomain;
+
+struct _VlIndicatorTracker {
+    GHashTable *domains;    /* name (owned by the value) -> TrackedDomain */
+    guint64 round;
+};
+
+static void
+tracked_domain_free(gpointer data)
+{
+    TrackedDomain *t = data;
+
+    g_free(t->name);
+    g_free(t);
+}
+
+VlIndicatorTracker *
+vl_indicator_tracker_new(void)
+{
+    VlIndicatorTracker *tracker = g_new0(VlIndicatorTracker, 1);
+
+    tracker->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                             tracked_domain_free);
+    return tracker;
+}
+
+void
+vl_indicator_tracker_free(VlIndicatorTracker *tracker)
+{
+    if (!tracker)
+        return;
+    g_clear_pointer(&tracker->domains, g_hash_table_unref);
+    g_free(tracker);
+}
+
+void
+vl_indicator_tracker_update(VlIndicatorTracker *tracker,
+                            const VlDomainStats *cur, double *values)
+{
+    TrackedDomain *t;
+
+    g_return_if_fail(tracker && cur && cur->name);
+
+    t = g_hash_table_lookup(tracker->domains, cur->name);
+    if (t) {
+        vl_indicators_compute(&t->last, cur, values);
+    } else {
+        vl_indicators_compute(NULL, cur, values);
+        t = g_new0(TrackedDomain, 1);
+        t->name = g_strdup(cur->name);
+        g_hash_table_insert(tracker->domains, t->name, t);
+    }
+    t->last = *cur;
+    t->last.name = t->name;
+    t->round = tracker->round;
+}
+
+static gboolean
+tracked_is_stale(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
+{
+    const TrackedDomain *t = value;
+    const guint64 *round = data;
+
+    return t->round != *round;
+}
+
+guint
+vl_indicator_tracker_expire(VlIndicatorTracker *tracker)
+{
+    guint removed;
+
+    g_return_val_if_fail(tracker, 0);
+
+    removed = g_hash_table_foreach_remove(tracker->domains, tracked_is_stale,
+                                          &tracker->round);
+    tracker->round++;
+    return removed;
+}
+
+guint
+vl_indicator_tracker_size(VlIndicatorTracker *tracker)
+{
+    g_return_val_if_fail(tracker, 0);
+    return g_hash_table_size(tracker->domains);
+}
