@@ -50,6 +50,12 @@ struct _VlContainerState {
                                  * template: "<container>-<serial>" */
     VlContainerOrderFunc order_func;
     gpointer order_data;
+    /* member lists rebuilt by every tick (borrowed pointers) */
+    GPtrArray *scratch_running;
+    GPtrArray *scratch_standby;
+    GPtrArray *scratch_home;
+    GPtrArray *scratch_burst;
+    GPtrArray *scratch_idle;
 };
 
 /* Looks a member up by name (borrowed), or NULL. */

@@ -284,6 +284,11 @@ vl_container_state_new(const char *name)
     state->name = g_strdup(name);
     state->members = g_ptr_array_new_with_free_func((GDestroyNotify) member_free);
     state->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    state->scratch_running = g_ptr_array_new();
+    state->scratch_standby = g_ptr_array_new();
+    state->scratch_home = g_ptr_array_new();
+    state->scratch_burst = g_ptr_array_new();
+    state->scratch_idle = g_ptr_array_new();
     state->last_outcome = VL_CONTAINER_OUTCOME_NONE;
     reset_all_hysteresis(state);
     return state;
@@ -296,6 +301,11 @@ vl_container_state_free(VlContainerState *state)
         return;
     g_clear_pointer(&state->by_name, g_hash_table_unref);
     g_clear_pointer(&state->members, g_ptr_array_unref);
+    g_clear_pointer(&state->scratch_running, g_ptr_array_unref);
+    g_clear_pointer(&state->scratch_standby, g_ptr_array_unref);
+    g_clear_pointer(&state->scratch_home, g_ptr_array_unref);
+    g_clear_pointer(&state->scratch_burst, g_ptr_array_unref);
+    g_clear_pointer(&state->scratch_idle, g_ptr_array_unref);
     g_clear_pointer(&state->in_flight, vl_container_decision_free);
     g_clear_pointer(&state->last, vl_container_decision_free);
     g_free(state->name);
@@ -939,6 +949,14 @@ decide_start(VlContainerDecision *d, VlContainerReason reason)
     d->reason = reason;
 }
 
+/* An emptied per-state array: a tick allocates nothing it can reuse. */
+static GPtrArray *
+scratch(GPtrArray *array)
+{
+    g_ptr_array_set_size(array, 0);
+    return array;
+}
+
 /* The rules, in priority order; the first that acts wins. */
 static void
 decide(Tick *t, VlContainerDecision *d)
@@ -947,9 +965,9 @@ decide(Tick *t, VlContainerDecision *d)
     VlContainerState *state = t->state;
     guint active = t->running->len;
     gboolean host_free = t->host && t->host->migrations_in_flight == 0;
-    g_autoptr(GPtrArray) home = g_ptr_array_new();
-    g_autoptr(GPtrArray) burst = g_ptr_array_new();
-    g_autoptr(GPtrArray) idle = g_ptr_array_new();
+    GPtrArray *home = scratch(state->scratch_home);
+    GPtrArray *burst = scratch(state->scratch_burst);
+    GPtrArray *idle = scratch(state->scratch_idle);
     VlContainerMember *hottest = NULL;
     int hottest_ind = VL_INDICATOR_LAST;
     int ind = VL_INDICATOR_LAST;
@@ -1158,8 +1176,8 @@ vl_container_tick(VlContainerState *state, const VlContainerPolicy *policy,
                   VlContainerHost *host, gint64 now)
 {
     g_autoptr(VlContainerDecision) d = NULL;
-    g_autoptr(GPtrArray) running = NULL;
-    g_autoptr(GPtrArray) standby = NULL;
+    GPtrArray *running;
+    GPtrArray *standby;
     gboolean busy = FALSE;
     Tick t = { 0 };
     guint i;
@@ -1169,8 +1187,8 @@ vl_container_tick(VlContainerState *state, const VlContainerPolicy *policy,
     g_return_val_if_fail(values != NULL || n_values == 0, NULL);
 
     d = decision_new(state->name, now);
-    running = g_ptr_array_sized_new(state->members->len);
-    standby = g_ptr_array_new();
+    running = scratch(state->scratch_running);
+    standby = scratch(state->scratch_standby);
 
     for (i = 0; i < state->members->len; i++) {
         VlContainerMember *m = g_ptr_array_index(state->members, i);

@@ -75,50 +75,70 @@ param_get_u64(const virTypedParameter *p, guint64 *out)
 }
 
 /*
- * "N.suffix" after the group prefix: returns the index and the suffix,
- * or FALSE when the field is not of that shape.
+ * "N.suffix" after the group prefix, within [rest, end): returns the
+ * index and the suffix, or FALSE when the field is not of that shape.
  */
 static gboolean
-parse_device_field(const char *rest, guint *index, const char **suffix)
+parse_device_field(const char *rest, const char *end, guint *index,
+                   const char **suffix)
 {
     guint64 n = 0;
     const char *p = rest;
 
-    if (!g_ascii_isdigit(*p))
+    if (p >= end || !g_ascii_isdigit(*p))
         return FALSE;
     /* An index too large for a guint saturates: out of range, not absent. */
-    while (g_ascii_isdigit(*p)) {
+    while (p < end && g_ascii_isdigit(*p)) {
         n = MIN(n * 10 + (guint64) (*p - '0'), (guint64) G_MAXUINT);
         p++;
     }
-    if (*p != '.')
+    if (p >= end || *p != '.')
         return FALSE;
     *index = (guint) n;
     *suffix = p + 1;
     return TRUE;
 }
 
+/*
+ * Field names are compared together with the literal's NUL and never
+ * beyond the end of the fixed-size field, so an unterminated name simply
+ * matches nothing, and the ~50 fields of a record we do not read cost a
+ * few byte compares each: this is the hot loop of the daemon's tick
+ * (bench/containers).
+ */
+#define FIELD_IS(f, end, lit) \
+    ((gsize) ((end) - (f)) >= sizeof(lit) && \
+     memcmp((f), (lit), sizeof(lit)) == 0)
+#define FIELD_HAS_PREFIX(f, end, lit) \
+    ((gsize) ((end) - (f)) >= sizeof(lit) - 1 && \
+     memcmp((f), (lit), sizeof(lit) - 1) == 0)
+
+/*
+ * @counter: the first two letters of the group's two counters, each
+ * followed by ".bytes": "rxtx" for net, "rdwr" for block.
+ */
 static void
-device_group_param(DeviceGroup *group, const char *rest,
-                   const char *const counter[2], const virTypedParameter *p)
+device_group_param(DeviceGroup *group, const char *rest, const char *end,
+                   const char counter[4], const virTypedParameter *p)
 {
     guint index;
     const char *suffix;
     guint64 v;
     guint which;
 
-    if (strcmp(rest, "count") == 0) {
+    if (FIELD_IS(rest, end, "count")) {
         if (param_get_u64(p, &v) && v <= G_MAXUINT) {
             group->have_count = TRUE;
             group->count = (guint) v;
         }
         return;
     }
-    if (!parse_device_field(rest, &index, &suffix))
+    if (!parse_device_field(rest, end, &index, &suffix) || end - suffix < 2 ||
+        !FIELD_IS(suffix + 2, end, ".bytes"))
         return;
-    if (strcmp(suffix, counter[0]) == 0)
+    if (suffix[0] == counter[0] && suffix[1] == counter[1])
         which = 0;
-    else if (strcmp(suffix, counter[1]) == 0)
+    else if (suffix[0] == counter[2] && suffix[1] == counter[3])
         which = 1;
     else
         return;
@@ -175,32 +195,46 @@ device_group_finish(const DeviceGroup *group, guint32 have_bit[2],
     }
 }
 
-typedef struct {
-    const char *field;
-    guint32 bit;
-    gsize offset;
-} BalloonField;
+static void
+balloon_set(VlDomainStats *stats, guint64 *field, guint32 bit,
+            const virTypedParameter *p)
+{
+    guint64 v;
 
-static const BalloonField balloon_fields[] = {
-    { "current", VL_DOMAIN_STATS_HAVE_BALLOON_CURRENT,
-      G_STRUCT_OFFSET(VlDomainStats, balloon_current_kib) },
-    { "available", VL_DOMAIN_STATS_HAVE_BALLOON_AVAILABLE,
-      G_STRUCT_OFFSET(VlDomainStats, balloon_available_kib) },
-    { "unused", VL_DOMAIN_STATS_HAVE_BALLOON_UNUSED,
-      G_STRUCT_OFFSET(VlDomainStats, balloon_unused_kib) },
-    { "usable", VL_DOMAIN_STATS_HAVE_BALLOON_USABLE,
-      G_STRUCT_OFFSET(VlDomainStats, balloon_usable_kib) },
-    { "rss", VL_DOMAIN_STATS_HAVE_BALLOON_RSS,
-      G_STRUCT_OFFSET(VlDomainStats, balloon_rss_kib) },
-};
+    if (param_get_u64(p, &v)) {
+        *field = v;
+        stats->have |= bit;
+    }
+}
+
+static void
+balloon_param(VlDomainStats *stats, const char *rest, const char *end,
+              const virTypedParameter *p)
+{
+    if (FIELD_IS(rest, end, "current"))
+        balloon_set(stats, &stats->balloon_current_kib,
+                    VL_DOMAIN_STATS_HAVE_BALLOON_CURRENT, p);
+    else if (FIELD_IS(rest, end, "available"))
+        balloon_set(stats, &stats->balloon_available_kib,
+                    VL_DOMAIN_STATS_HAVE_BALLOON_AVAILABLE, p);
+    else if (FIELD_IS(rest, end, "unused"))
+        balloon_set(stats, &stats->balloon_unused_kib,
+                    VL_DOMAIN_STATS_HAVE_BALLOON_UNUSED, p);
+    else if (FIELD_IS(rest, end, "usable"))
+        balloon_set(stats, &stats->balloon_usable_kib,
+                    VL_DOMAIN_STATS_HAVE_BALLOON_USABLE, p);
+    else if (FIELD_IS(rest, end, "rss"))
+        balloon_set(stats, &stats->balloon_rss_kib,
+                    VL_DOMAIN_STATS_HAVE_BALLOON_RSS, p);
+}
 
 void
 vl_indicators_from_params(const char *name, int id,
                           const virTypedParameter *params, int nparams,
                           gint64 timestamp_ns, VlDomainStats *stats)
 {
-    static const char *const net_counters[2] = { "rx.bytes", "tx.bytes" };
-    static const char *const block_counters[2] = { "rd.bytes", "wr.bytes" };
+    static const char net_counters[4] = { 'r', 'x', 't', 'x' };
+    static const char block_counters[4] = { 'r', 'd', 'w', 'r' };
     DeviceGroup net = { 0 };
     DeviceGroup block = { 0 };
     guint32 net_bits[2] = { VL_DOMAIN_STATS_HAVE_NET_RX,
@@ -219,41 +253,42 @@ vl_indicators_from_params(const char *name, int id,
     for (i = 0; params && i < nparams; i++) {
         const virTypedParameter *p = &params[i];
         const char *field = p->field;
+        const char *end = field + VIR_TYPED_PARAM_FIELD_LENGTH;
         guint64 v;
-        gsize j;
 
-        /* libvirt terminates the name; a record that does not is skipped. */
-        if (!memchr(field, '\0', VIR_TYPED_PARAM_FIELD_LENGTH))
-            continue;
-
-        if (g_str_has_prefix(field, "net.")) {
-            device_group_param(&net, field + 4, net_counters, p);
-        } else if (g_str_has_prefix(field, "block.")) {
-            device_group_param(&block, field + 6, block_counters, p);
-        } else if (g_str_has_prefix(field, "balloon.")) {
-            for (j = 0; j < G_N_ELEMENTS(balloon_fields); j++) {
-                if (strcmp(field + 8, balloon_fields[j].field) == 0 &&
-                    param_get_u64(p, &v)) {
-                    G_STRUCT_MEMBER(guint64, stats,
-                                    balloon_fields[j].offset) = v;
-                    stats->have |= balloon_fields[j].bit;
-                }
-            }
-        } else if (strcmp(field, "cpu.time") == 0) {
-            if (param_get_u64(p, &v)) {
+        switch (field[0]) {
+        case 'b':
+            if (FIELD_HAS_PREFIX(field, end, "block."))
+                device_group_param(&block, field + 6, end, block_counters, p);
+            else if (FIELD_HAS_PREFIX(field, end, "balloon."))
+                balloon_param(stats, field + 8, end, p);
+            break;
+        case 'c':
+            if (FIELD_IS(field, end, "cpu.time") && param_get_u64(p, &v)) {
                 stats->cpu_time_ns = v;
                 stats->have |= VL_DOMAIN_STATS_HAVE_CPU_TIME;
             }
-        } else if (strcmp(field, "vcpu.current") == 0) {
-            if (param_get_u64(p, &v) && v <= G_MAXUINT) {
-                stats->vcpus = (guint) v;
-                stats->have |= VL_DOMAIN_STATS_HAVE_VCPUS;
-            }
-        } else if (strcmp(field, "state.state") == 0) {
-            if (param_get_u64(p, &v) && v <= G_MAXINT) {
+            break;
+        case 'n':
+            if (FIELD_HAS_PREFIX(field, end, "net."))
+                device_group_param(&net, field + 4, end, net_counters, p);
+            break;
+        case 's':
+            if (FIELD_IS(field, end, "state.state") && param_get_u64(p, &v) &&
+                v <= G_MAXINT) {
                 stats->state = (int) v;
                 stats->have |= VL_DOMAIN_STATS_HAVE_STATE;
             }
+            break;
+        case 'v':
+            if (FIELD_IS(field, end, "vcpu.current") && param_get_u64(p, &v) &&
+                v <= G_MAXUINT) {
+                stats->vcpus = (guint) v;
+                stats->have |= VL_DOMAIN_STATS_HAVE_VCPUS;
+            }
+            break;
+        default:
+            break;
         }
     }
 
