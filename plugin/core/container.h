@@ -171,9 +171,9 @@ const char *vl_container_outcome_to_string(VlContainerOutcome outcome);
  *
  * Returns (transfer full) the audit record of @decision.
  */
-VlAuditRecord *vl_container_decision_to_audit(const VlContainerDecision *decision,
-                                              VlContainerOutcome outcome,
-                                              gint64 time_us);
+VlAuditRecord *
+vl_container_decision_to_audit(const VlContainerDecision *decision,
+                               VlContainerOutcome outcome, gint64 time_us);
 
 /*
  * VlContainerOrderFunc: orders the members of a group migration
@@ -251,7 +251,8 @@ VlContainerDecision *vl_container_tick(VlContainerState *state,
  * @now: monotonic seconds
  *
  * The executor finished the in-flight action.  Starts the cooldown:
- * cooldown_s (of the policy the action was decided under) after a success; after the n-th consecutive failure
+ * cooldown_s (of the policy the action was decided under) after a
+ * success; after the n-th consecutive failure
  * max(cooldown_s, 60) * 2^min(n, 4), i.e. growing up to 16 times.
  * Returns FALSE (and changes nothing) when no action was in flight.
  */
@@ -260,11 +261,13 @@ gboolean vl_container_action_finished(VlContainerState *state,
                                       gint64 now);
 
 /* The in-flight decision (borrowed), or NULL. */
-const VlContainerDecision *vl_container_state_get_in_flight(VlContainerState *state);
+const VlContainerDecision *
+vl_container_state_get_in_flight(VlContainerState *state);
 
 /* The last decided action (borrowed), or NULL, and its outcome. */
-const VlContainerDecision *vl_container_state_get_last(VlContainerState *state,
-                                                       VlContainerOutcome *outcome);
+const VlContainerDecision *
+vl_container_state_get_last(VlContainerState *state,
+                            VlContainerOutcome *outcome);
 
 /* Monotonic second until which no action is decided (0 = none). */
 gint64 vl_container_state_get_cooldown_until(VlContainerState *state);
