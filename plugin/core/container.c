@@ -389,9 +389,12 @@ vl_container_note_member_state(VlContainerState *state, const char *member,
     if (!m) {
         member_add(state, member, mstate, host, now);
     } else if (m->state != mstate || g_strcmp0(m->host, host) != 0) {
+        /* @host may be m->host itself: copy before freeing. */
+        char *copy = g_strdup(host);
+
         m->state = mstate;
         g_free(m->host);
-        m->host = g_strdup(host);
+        m->host = copy;
         m->state_since = now;
     } else {
         return;
@@ -518,6 +521,8 @@ typedef struct {
     gint64 now;
     guint n_enabled;
     guint host_hold_s;
+    guint min_active;
+    guint max_active;       /* never below min_active, whatever the policy */
     GPtrArray *running;     /* VlContainerMember* (borrowed), name order */
     GPtrArray *standby;     /* startable VlContainerMember*, name order */
     double mean[VL_INDICATOR_LAST];
@@ -974,7 +979,7 @@ decide(Tick *t, VlContainerDecision *d)
     guint i;
 
     /* 1. Never fewer than min_active. */
-    if (active < policy->min_active) {
+    if (active < t->min_active) {
         if (choose_start(t, active + 1, 0, FALSE, d))
             decide_start(d, VL_CONTAINER_REASON_BELOW_MIN_ACTIVE);
         else
@@ -983,7 +988,7 @@ decide(Tick *t, VlContainerDecision *d)
     }
 
     /* 2. Never more than max_active. */
-    if (active > policy->max_active) {
+    if (active > t->max_active) {
         d->action = VL_CONTAINER_ACTION_SHUTDOWN_MEMBER;
         d->reason = VL_CONTAINER_REASON_ABOVE_MAX_ACTIVE;
         set_members(d, least_loaded(t, t->running), NULL);
@@ -1011,7 +1016,7 @@ decide(Tick *t, VlContainerDecision *d)
     ind = container_over(t);
     if (ind != VL_INDICATOR_LAST) {
         set_crossing(d, policy, ind, VL_CONTAINER_THRESHOLD_OVER, t->mean[ind]);
-        if (active >= policy->max_active)
+        if (active >= t->max_active)
             d->reason = VL_CONTAINER_REASON_AT_MAX_ACTIVE;
         else if (choose_start(t, active + 1, 0, TRUE, d))
             decide_start(d, VL_CONTAINER_REASON_OVERLOADED);
@@ -1032,7 +1037,7 @@ decide(Tick *t, VlContainerDecision *d)
         }
     }
     if (hottest) {
-        if (active + 1 > policy->max_active) {
+        if (active + 1 > t->max_active) {
             block(t, VL_CONTAINER_REASON_AT_MAX_ACTIVE);
         } else if (choose_start(t, active, 1, TRUE, d)) {
             d->action = VL_CONTAINER_ACTION_REPLACE;
@@ -1047,7 +1052,7 @@ decide(Tick *t, VlContainerDecision *d)
 
     /* 6. Under-loaded on every indicator: one member fewer. */
     if (all_held(t, state->hyst, VL_CONTAINER_THRESHOLD_UNDER, &ind)) {
-        if (active == 0 || active <= policy->min_active) {
+        if (active == 0 || active <= t->min_active) {
             block(t, VL_CONTAINER_REASON_AT_MIN_ACTIVE);
         } else if (!shutdown_keeps_band(t)) {
             block(t, VL_CONTAINER_REASON_WOULD_OVERLOAD);
@@ -1078,11 +1083,14 @@ decide(Tick *t, VlContainerDecision *d)
         g_ptr_array_sort_with_data(idle, compare_score, t);
         a = g_ptr_array_index(idle, 0);
         b = g_ptr_array_index(idle, 1);
-        if (!combine_keeps_band(t, a, b)) {
+        /* Capacity is never reduced on a partial view of the service. */
+        if (anything_unknown(t)) {
+            block(t, VL_CONTAINER_REASON_UNKNOWN);
+        } else if (!combine_keeps_band(t, a, b)) {
             block(t, VL_CONTAINER_REASON_WOULD_OVERLOAD);
-        } else if (active <= policy->min_active) {
+        } else if (active <= t->min_active) {
             block(t, VL_CONTAINER_REASON_AT_MIN_ACTIVE);
-        } else if (active + 1 > policy->max_active) {
+        } else if (active + 1 > t->max_active) {
             block(t, VL_CONTAINER_REASON_AT_MAX_ACTIVE);
         } else if (choose_start(t, active - 1, 2, TRUE, d)) {
             d->action = VL_CONTAINER_ACTION_COMBINE;
@@ -1213,6 +1221,8 @@ vl_container_tick(VlContainerState *state, const VlContainerPolicy *policy,
     t.running = running;
     t.standby = standby;
     t.blocked = VL_CONTAINER_REASON_LAST;
+    t.min_active = policy->min_active;
+    t.max_active = MAX(policy->max_active, policy->min_active);
     for (j = 0; j < VL_INDICATOR_LAST; j++) {
         if (is_enabled(policy, j)) {
             t.n_enabled++;

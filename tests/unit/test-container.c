@@ -511,6 +511,7 @@ static const TraceCase trace_cases[] = {
     { "over-hold", "over-hold-advise", setup_advise, NULL },
     /* unknown values never count */
     { "unknown", "unknown", setup_standby, NULL },
+    { "unknown-combine", "unknown-combine", setup_standby, NULL },
     /* host overload: away to a peer and back, ordered by the hook */
     { "host", "host", setup_peers, NULL },
     { "host", "host-reversed", setup_peers, order_reverse },
@@ -836,6 +837,49 @@ START_TEST(test_forget_member)
 }
 END_TEST
 
+/* The daemon may hand back the engine's own host string. */
+START_TEST(test_note_own_host)
+{
+    g_autoptr(VlContainerState) state = vl_container_state_new("web");
+    VlContainerMember *m;
+
+    vl_container_note_member_state(state, "web-1", VL_CONTAINER_MEMBER_RUNNING,
+                                   "qemu+ssh://peer/system", 0);
+    m = vl_container_state_find_member(state, "web-1");
+    vl_container_note_member_state(state, "web-1", VL_CONTAINER_MEMBER_OFF,
+                                   m->host, 1);
+    ck_assert_str_eq(m->host, "qemu+ssh://peer/system");
+    ck_assert_int_eq(m->state, VL_CONTAINER_MEMBER_OFF);
+    ck_assert_int_eq(m->state_since, 1);
+}
+END_TEST
+
+/*
+ * A policy with max_active below min_active (the parser refuses it; the
+ * engine must still not flip-flop): min_active wins, nothing is shut.
+ */
+START_TEST(test_max_below_min)
+{
+    VlContainerPolicy *policy = vl_test_container_policy_new("web");
+    g_autoptr(VlContainerState) state = two_plus_two();
+    VlContainerMemberValues v[2] = { cpu_value("web-1", 50),
+                                     cpu_value("web-2", 50) };
+    gint64 now;
+
+    setup_standby(policy);
+    policy->min_active = 2;
+    policy->max_active = 1;
+    for (now = 0; now < 1200; now += 60) {
+        g_autoptr(VlContainerDecision) d = NULL;
+
+        d = vl_container_tick(state, policy, v, 2, NULL, now);
+        ck_assert_int_eq(d->action, VL_CONTAINER_ACTION_NONE);
+        ck_assert_int_eq(d->reason, VL_CONTAINER_REASON_IN_BAND);
+    }
+    vl_test_container_policy_free(policy);
+}
+END_TEST
+
 /* Members are kept in name order whatever order they are reported in. */
 START_TEST(test_members_sorted)
 {
@@ -1031,6 +1075,8 @@ container_suite(void)
     tcase_add_test(tc, test_enforce_in_flight_until_finished);
     tcase_add_test(tc, test_forget_member);
     tcase_add_test(tc, test_members_sorted);
+    tcase_add_test(tc, test_note_own_host);
+    tcase_add_test(tc, test_max_below_min);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("backoff");
