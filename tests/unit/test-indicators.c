@@ -132,6 +132,14 @@ static const ParseCase parse_cases[] = {
       "block.count=ui:300 block.0.rd.bytes=ul:1 block.0.wr.bytes=ul:1 "
       "block.299.rd.bytes=ul:1 block.299.wr.bytes=ul:1",
       0, 0, 0, 0, 0, 0, 0, 0, 0 },
+    { "65 devices, the first 64 followed: still unknown",
+      "net.count=ui:65 net.0.rx.bytes=ul:1 net.0.tx.bytes=ul:1 "
+      "net.64.rx.bytes=ul:1 net.64.tx.bytes=ul:1",
+      0, 0, 0, 0, 0, 0, 0, 0, 0 },
+    { "64 devices, the last index 63: followed",
+      "net.count=ui:64 net.0.rx.bytes=ul:1 net.0.tx.bytes=ul:2 "
+      "net.63.rx.bytes=ul:4 net.63.tx.bytes=ul:8",
+      NET, 0, 0, 2, 5, 10, 0, 0, 0 },
     { "an index that overflows: unknown",
       "net.count=ui:1 net.99999999999.rx.bytes=ul:1",
       0, 0, 0, 0, 0, 0, 0, 0, 0 },
