@@ -1205,11 +1205,18 @@ vl_container_tick(VlContainerState *state, const VlContainerPolicy *policy,
             m->values[j] = VL_INDICATOR_UNKNOWN;
     }
     for (i = 0; i < n_values; i++) {
-        VlContainerMember *m;
+        VlContainerMember *m = NULL;
 
         if (!values[i].member)
             continue;
-        m = g_hash_table_lookup(state->by_name, values[i].member);
+        /* Values given in member (name) order skip the hash lookup. */
+        if (i < state->members->len) {
+            m = g_ptr_array_index(state->members, i);
+            if (strcmp(m->name, values[i].member) != 0)
+                m = NULL;
+        }
+        if (!m)
+            m = g_hash_table_lookup(state->by_name, values[i].member);
         if (m)
             memcpy(m->values, values[i].values, sizeof(m->values));
     }

@@ -227,7 +227,8 @@ gboolean vl_container_forget_member(VlContainerState *state,
  * @state: the container's state
  * @policy: (transfer none): its policy (may change between ticks: SIGHUP)
  * @values: (transfer none) (nullable): this tick's member values; members
- *     without an entry have every indicator unknown
+ *     without an entry have every indicator unknown (given in name order,
+ *     the order the state keeps its members in, they are matched faster)
  * @n_values: the number of entries in @values
  * @host: (nullable) (inout): this host's view; NULL = unknown load
  * @now: monotonic seconds, never decreasing
