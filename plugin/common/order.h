@@ -29,7 +29,7 @@ G_BEGIN_DECLS
 #define VL_ORDER_EXACT_MAX 12
 #define VL_ORDER_DEFAULT_EXACT_LIMIT 10
 #define VL_ORDER_DEFAULT_EXACT_BUDGET (G_GUINT64_CONSTANT(1) << 18)
-#define VL_ORDER_DEFAULT_SEARCH_BUDGET (G_GUINT64_CONSTANT(1) << 21)
+#define VL_ORDER_DEFAULT_SEARCH_BUDGET (G_GUINT64_CONSTANT(1) << 23)
 
 typedef enum {
     VL_ORDER_METHOD_EXACT,      /* every component solved exactly */
@@ -49,8 +49,9 @@ typedef struct {
     /* Distinct states the exact solver may visit per component before
      * it gives up and the heuristic answer stands.  At least 1. */
     guint64 exact_budget;
-    /* Candidate moves the local search may evaluate per component.
-     * 0 skips the local search. */
+    /* Work the local search may spend per component: one unit per
+     * vertex a candidate move displaces and per edge it rescores
+     * (roughly 10-20 ns each).  0 skips the local search. */
     guint64 search_budget;
     /* Seed of the perturbations of the local search. */
     guint32 seed;
@@ -129,8 +130,11 @@ VlOrder *vl_order_exact(const VlGraph *graph, guint64 budget, GError **error);
  *
  * Reverse Cuthill-McKee, per connected component; components are
  * concatenated largest first (ties: smallest vertex index first), which
- * changes neither objective.  O(m log m) for a pseudo-peripheral start,
- * O(n m log m) for the best start.
+ * changes neither objective.  The best start is chosen by (bandwidth,
+ * cost) among every vertex of the component, or among 1000 evenly
+ * spread ones and the pseudo-peripheral vertex in larger components.
+ * O(n m) worst case for a pseudo-peripheral start (a few BFS runs in
+ * practice), O(min(n, 1000) m log m) for the best start.
  */
 VlOrder *vl_order_rcm(const VlGraph *graph, VlOrderStart start,
                       GError **error);
