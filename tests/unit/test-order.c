@@ -623,6 +623,36 @@ START_TEST(test_path)
 }
 END_TEST
 
+/*
+ * A component above the best-start RCM's 1000 tried starts: a shuffled
+ * path of 1500 VMs still comes out with bandwidth 1.
+ */
+START_TEST(test_rcm_large_component)
+{
+    guint n = 1500;
+    g_autoptr(GRand) rand = g_rand_new_with_seed(n);
+    g_autofree guint *label = g_new(guint, n);
+    g_autoptr(VlGraph) g = vl_graph_new();
+    g_autoptr(VlOrder) best = NULL;
+    guint i;
+
+    for (i = 0; i < n; i++)
+        label[i] = i;
+    for (i = n; i > 1; i--) {
+        guint j = g_rand_int_range(rand, 0, i);
+        guint t = label[i - 1];
+
+        label[i - 1] = label[j];
+        label[j] = t;
+    }
+    for (i = 0; i + 1 < n; i++)
+        add_edge(g, label[i], label[i + 1], 1);
+    best = vl_order_rcm(g, VL_ORDER_START_BEST, NULL);
+    check_order(g, best, n);
+    ck_assert_uint_eq(best->bandwidth, 1);
+}
+END_TEST
+
 /* Star with _i leaves: optimum ceil(leaves / 2), exact or not. */
 static void
 star_case(guint k)
@@ -1367,6 +1397,7 @@ order_suite(void)
 
     tc = tcase_create("known-answers");
     tcase_add_test(tc, test_path);
+    tcase_add_test(tc, test_rcm_large_component);
     tcase_add_test(tc, test_star);
     tcase_add_test(tc, test_cycle);
     tcase_add_test(tc, test_complete);
