@@ -6,14 +6,17 @@
  * For each size and graph family, several seeded graphs; for each, the
  * max stretch (bandwidth) of a random order (mean over --random
  * orders), RCM from a pseudo-peripheral vertex, RCM from the best
- * start, and vl_order_plan(), with ratios and the wall time of the plan.
- * Prints one row per graph, then one summary row per size and family.
+ * start, and vl_order_plan(), a lower bound on the optimum, ratios and
+ * the wall time of the plan.  Prints one row per graph, one summary
+ * row per size and family, then a table of 10-VM graphs where the
+ * exact optimum is known.
  */
 #include <config.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "graph.h"
 #include "order.h"
@@ -184,7 +187,106 @@ random_order_bandwidth(const VlGraph *g, guint orders, guint32 seed)
     return sum / orders;
 }
 
+/*
+ * A lower bound on the optimum bandwidth, to see how far from it the
+ * orders are: the vertices within distance r of any vertex fill at
+ * most 2 r k + 1 positions, and a component of diameter D with c
+ * vertices needs k >= (c - 1) / D.  O(n m).
+ */
+static guint
+lower_bound(const VlGraph *g)
+{
+    guint n = vl_graph_n_vertices(g);
+    g_autofree guint *level = g_new(guint, n);
+    g_autofree guint *ring = g_new0(guint, n + 1);
+    g_autofree guint *comp = g_new(guint, n);
+    g_autofree guint *size = NULL;
+    g_autofree guint *diameter = NULL;
+    guint nc = vl_graph_components(g, comp);
+    guint lb = 0;
+    guint v;
+    guint i;
+
+    size = g_new0(guint, MAX(nc, 1));
+    diameter = g_new0(guint, MAX(nc, 1));
+    for (v = 0; v < n; v++)
+        size[comp[v]]++;
+    for (v = 0; v < n; v++) {
+        guint ecc = vl_graph_bfs_levels(g, v, level);
+        guint r;
+
+        memset(ring, 0, sizeof(guint) * (n + 1));
+        for (i = 0; i < n; i++)
+            if (level[i] != VL_GRAPH_UNREACHED)
+                ring[level[i]]++;
+        for (r = 1; r <= ecc; r++) {
+            ring[r] += ring[r - 1];
+            lb = MAX(lb, (ring[r] - 1 + 2 * r - 1) / (2 * r));
+        }
+        diameter[comp[v]] = MAX(diameter[comp[v]], ecc);
+    }
+    for (i = 0; i < nc; i++)
+        if (diameter[i] > 0)
+            lb = MAX(lb, (size[i] - 1 + diameter[i] - 1) / diameter[i]);
+    return lb;
+}
+
+/*
+ * Where the optimum is known: random graphs of 10 VMs, densities 0.15
+ * to 0.85.  Mean ratio to the exact optimum of RCM, best-start RCM and
+ * our heuristic alone (exact solver off), and how often each is optimal.
+ */
+static void
+small_table(guint count)
+{
+    double ratio[3] = { 0 };
+    guint hits[3] = { 0 };
+    guint done = 0;
+    guint i;
+
+    for (i = 0; i < count; i++) {
+        g_autoptr(GRand) rand = g_rand_new_with_seed(90000 + i);
+        g_autoptr(VlGraph) g = vl_graph_new();
+        g_autoptr(VlOrder) exact = NULL;
+        VlOrder *got[3] = { NULL, NULL, NULL };
+        VlOrderOptions opts;
+        double p = 0.15 + 0.7 * (i % 8) / 7.0;
+        guint a;
+        guint b;
+        guint k;
+
+        for (a = 0; a < 10; a++)
+            for (b = a + 1; b < 10; b++)
+                if (g_rand_double(rand) < p)
+                    add_edge(g, a, b, random_weight(rand));
+        if (vl_graph_n_edges(g) == 0)
+            continue;
+        vl_order_options_init(&opts);
+        opts.exact_limit = 0;
+        exact = vl_order_exact(g, 0, NULL);
+        got[0] = vl_order_rcm(g, VL_ORDER_START_PSEUDO_PERIPHERAL, NULL);
+        got[1] = vl_order_rcm(g, VL_ORDER_START_BEST, NULL);
+        got[2] = vl_order_plan(g, NULL, &opts, NULL);
+        for (k = 0; k < 3; k++) {
+            ratio[k] += (double)got[k]->bandwidth / exact->bandwidth;
+            hits[k] += got[k]->bandwidth == exact->bandwidth;
+            vl_order_free(got[k]);
+        }
+        done++;
+    }
+    printf("\n%u random 10-VM graphs (densities 0.15-0.85) against the exact optimum\n",
+           done);
+    printf("%-22s %12s %10s\n", "", "mean ratio", "optimal");
+    printf("%-22s %12.3f %9.1f%%\n", "rcm (pseudo-periph.)", ratio[0] / done,
+           100.0 * hits[0] / done);
+    printf("%-22s %12.3f %9.1f%%\n", "rcm (best start)", ratio[1] / done,
+           100.0 * hits[1] / done);
+    printf("%-22s %12.3f %9.1f%%\n", "ours without exact", ratio[2] / done,
+           100.0 * hits[2] / done);
+}
+
 typedef struct {
+    double lb;
     double random;
     double rcm;
     double best;
@@ -203,6 +305,7 @@ main(int argc, char **argv)
     g_auto(GStrv) size_args = NULL;
     gint seeds = 5;
     gint randoms = 20;
+    gint small = 200;
     gint64 budget = VL_ORDER_DEFAULT_SEARCH_BUDGET;
     guint sizes[16] = { 50, 100, 150, 200 };
     guint n_sizes = 4;
@@ -215,6 +318,8 @@ main(int argc, char **argv)
           "Random orders averaged per graph (default 20)", "N" },
         { "budget", 'b', 0, G_OPTION_ARG_INT64, &budget,
           "Local search budget in moves per component", "N" },
+        { "small", 0, 0, G_OPTION_ARG_INT, &small,
+          "10-VM graphs compared with the exact optimum (default 200)", "N" },
         { "sizes", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &size_args,
           "Graph size (repeatable; default 50 100 150 200)", "N" },
         { NULL },
@@ -229,8 +334,8 @@ main(int argc, char **argv)
         fprintf(stderr, "bench-order: %s\n", error->message);
         return 2;
     }
-    if (seeds < 1 || randoms < 1 || budget < 0) {
-        fprintf(stderr, "bench-order: --seeds and --random must be positive, --budget not negative\n");
+    if (seeds < 1 || randoms < 1 || budget < 0 || small < 0) {
+        fprintf(stderr, "bench-order: --seeds and --random must be positive, --budget and --small not negative\n");
         return 2;
     }
     if (size_args) {
@@ -247,8 +352,8 @@ main(int argc, char **argv)
         }
     }
 
-    printf("%5s %5s %-9s %4s | %7s %5s %5s %5s | %8s %8s %8s | %9s %8s\n",
-           "n", "m", "family", "seed", "random", "rcm", "best", "ours",
+    printf("%5s %5s %-9s %4s | %7s %5s %5s %5s %4s | %8s %8s %8s | %9s %8s\n",
+           "n", "m", "family", "seed", "random", "rcm", "best", "ours", "lb",
            "ours/rcm", "ours/rnd", "cost/rcm", "plan ms", "method");
     for (si = 0; si < n_sizes; si++) {
         for (f = 0; f < FAMILY_LAST; f++) {
@@ -259,6 +364,7 @@ main(int argc, char **argv)
                 g_autoptr(VlOrder) ours = NULL;
                 VlOrderOptions opts;
                 double rnd = random_order_bandwidth(g, randoms, seed);
+                guint lb = lower_bound(g);
                 gint64 t0;
                 double ms;
                 gboolean ok;
@@ -278,9 +384,9 @@ main(int argc, char **argv)
                 ok = ours->bandwidth <= rcm->bandwidth &&
                      ours->bandwidth <= best->bandwidth &&
                      3 * ours->bandwidth <= rnd;
-                printf("%5u %5u %-9s %4d | %7.1f %5u %5u %5u | %8.3f %8.3f %8.3f | %9.1f %8s%s\n",
+                printf("%5u %5u %-9s %4d | %7.1f %5u %5u %5u %4u | %8.3f %8.3f %8.3f | %9.1f %8s%s\n",
                        sizes[si], vl_graph_n_edges(g), family_names[f], seed,
-                       rnd, rcm->bandwidth, best->bandwidth, ours->bandwidth,
+                       rnd, rcm->bandwidth, best->bandwidth, ours->bandwidth, lb,
                        (double)ours->bandwidth / MAX(rcm->bandwidth, 1),
                        ours->bandwidth / rnd,
                        ours->cost / MAX(rcm->cost, 1e-300), ms,
@@ -289,6 +395,7 @@ main(int argc, char **argv)
                        : "rcm",
                        ok ? "" : "  <- target missed");
                 fflush(stdout);
+                s->lb += lb;
                 s->random += rnd;
                 s->rcm += rcm->bandwidth;
                 s->best += best->bandwidth;
@@ -303,21 +410,24 @@ main(int argc, char **argv)
     }
 
     printf("\nMeans per size and family\n");
-    printf("%5s %-9s | %7s %6s %6s %6s | %8s %8s %8s | %9s %6s\n",
-           "n", "family", "random", "rcm", "best", "ours", "ours/rcm",
+    printf("%5s %-9s | %7s %6s %6s %6s %6s | %8s %8s %8s | %9s %6s\n",
+           "n", "family", "random", "rcm", "best", "ours", "lb", "ours/rcm",
            "ours/rnd", "cost/rcm", "plan ms", "target");
     for (si = 0; si < n_sizes; si++) {
         for (f = 0; f < FAMILY_LAST; f++) {
             Summary *s = &sum[si][f];
 
-            printf("%5u %-9s | %7.1f %6.1f %6.1f %6.1f | %8.3f %8.3f %8.3f | %9.1f %3u/%-3u\n",
+            printf("%5u %-9s | %7.1f %6.1f %6.1f %6.1f %6.1f | %8.3f %8.3f %8.3f | %9.1f %3u/%-3u\n",
                    sizes[si], family_names[f], s->random / s->rows,
                    s->rcm / s->rows, s->best / s->rows, s->ours / s->rows,
+                   s->lb / s->rows,
                    s->ours / MAX(s->rcm, 1), s->ours / s->random,
                    s->cost_ratio / s->rows, s->ms / s->rows, s->ok, s->rows);
         }
     }
     printf("\nRows missing the target (ours <= both RCMs and <= random/3): %u\n",
            fails);
+    if (small > 0)
+        small_table(small);
     return 0;
 }
