@@ -335,7 +335,8 @@ main(int argc, char **argv)
         return 2;
     }
     if (seeds < 1 || randoms < 1 || budget < 0 || small < 0) {
-        fprintf(stderr, "bench-order: --seeds and --random must be positive, --budget and --small not negative\n");
+        fprintf(stderr, "bench-order: --seeds and --random must be positive, "
+                "--budget and --small not negative\n");
         return 2;
     }
     if (size_args) {
@@ -384,7 +385,8 @@ main(int argc, char **argv)
                 ok = ours->bandwidth <= rcm->bandwidth &&
                      ours->bandwidth <= best->bandwidth &&
                      3 * ours->bandwidth <= rnd;
-                printf("%5u %5u %-9s %4d | %7.1f %5u %5u %5u %4u | %8.3f %8.3f %8.3f | %9.1f %8s%s\n",
+                printf("%5u %5u %-9s %4d | %7.1f %5u %5u %5u %4u | "
+                       "%8.3f %8.3f %8.3f | %9.1f %8s%s\n",
                        sizes[si], vl_graph_n_edges(g), family_names[f], seed,
                        rnd, rcm->bandwidth, best->bandwidth, ours->bandwidth, lb,
                        (double)ours->bandwidth / MAX(rcm->bandwidth, 1),
@@ -417,7 +419,8 @@ main(int argc, char **argv)
         for (f = 0; f < FAMILY_LAST; f++) {
             Summary *s = &sum[si][f];
 
-            printf("%5u %-9s | %7.1f %6.1f %6.1f %6.1f %6.1f | %8.3f %8.3f %8.3f | %9.1f %3u/%-3u\n",
+            printf("%5u %-9s | %7.1f %6.1f %6.1f %6.1f %6.1f | "
+                   "%8.3f %8.3f %8.3f | %9.1f %3u/%-3u\n",
                    sizes[si], family_names[f], s->random / s->rows,
                    s->rcm / s->rows, s->best / s->rows, s->ours / s->rows,
                    s->lb / s->rows,

@@ -1178,6 +1178,8 @@ describe(const VlOrder *o)
         keep[i] = (char)(0x80 + i);
     keep[127] = '\0';
 
+    /* The golden files carry the licence line like every file. */
+    g_string_append(out, "# SPDX-License-Identifier: LGPL-2.1-or-later\n");
     g_string_append_printf(out, "bandwidth %u\ncost %.6g\noptimal %s\n",
                            o->bandwidth, o->cost, o->optimal ? "yes" : "no");
     for (i = 0; i < o->n; i++) {
