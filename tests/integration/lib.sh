@@ -29,7 +29,7 @@ IT_SOCKET=/run/virt-lanes/virt-lanesd.sock
 # shellcheck disable=SC2034 # used by the tests
 IT_HOOK_START_STOP=("prepare begin" "start begin" "started begin" "stopped end" "release end")
 
-# pid helpers (vl_pid_alive, vl_ns_inode, vl_pids_in_ns, vl_xml_escape)
+# pid helpers (vl_pid_alive, vl_ns_inode, vl_pids_in_ns, vl_read_kv)
 # shellcheck source=../../lab/lib.sh
 . "$VL_SRCDIR/lab/lib.sh"
 VL_PROG=$IT_NAME
@@ -148,12 +148,20 @@ it_alive_pids() {
     done
 }
 
+# On failure: the daemon's last status and the end of each log, without the
+# event-loop tracing that --verbose adds (libvirt-glib's handle and timeout
+# updates, several a second).
 it_dump_logs() {
     local f
+    if [ -n "$(it_daemon_pid || true)" ]; then
+        echo "----- the daemon's status" >&2
+        it_status >&2 || echo "(no answer)" >&2
+    fi
     for f in "$IT_STATE"/log/*.log; do
         [ -s "$f" ] || continue
         echo "----- last lines of $f" >&2
-        tail -n 40 "$f" >&2
+        grep -Ev '^$| debug: (Add|Update|Remove|Dispatch|Cleanup) (handle|timeout)' "$f" |
+            tail -n 40 >&2
     done
 }
 
@@ -330,6 +338,19 @@ it_count_events() {
 
 # --- domains -------------------------------------------------------------------
 
+# it_xml_escape STRING -> STRING for XML text and attribute values. The '&'
+# in each replacement is quoted: bash 5.2 (patsub_replacement) would
+# otherwise put the matched text in its place.
+it_xml_escape() {
+    local s=$1
+    s=${s//'&'/'&amp;'}
+    s=${s//'<'/'&lt;'}
+    s=${s//'>'/'&gt;'}
+    s=${s//'"'/'&quot;'}
+    s=${s//"'"/'&apos;'}
+    printf '%s' "$s"
+}
+
 # it_domain_xml NAME UUID SERIAL_LOG -> XML of a small diskless QEMU guest.
 # TCG, since /dev/kvm on these machines cannot be relied on. SeaBIOS finds
 # nothing to boot and, with rebootTimeout -1, waits forever instead of
@@ -337,7 +358,7 @@ it_count_events() {
 it_domain_xml() {
     cat <<EOF
 <domain type='qemu'>
-  <name>$(vl_xml_escape "$1")</name>
+  <name>$(it_xml_escape "$1")</name>
   <uuid>$2</uuid>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
@@ -352,7 +373,7 @@ it_domain_xml() {
   <devices>
     <emulator>$(command -v qemu-system-x86_64)</emulator>
     <serial type='file'>
-      <source path='$(vl_xml_escape "$3")'/>
+      <source path='$(it_xml_escape "$3")'/>
       <target port='0'/>
     </serial>
     <controller type='usb' model='none'/>

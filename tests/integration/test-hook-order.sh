@@ -44,16 +44,11 @@ it_wait_until 30 "the daemon to report '$DOM' as running" \
     --arg n "$DOM"
 
 it_destroy_domain "$DOM"
-it_wait_until 30 "hook 'release end' for '$DOM' in the daemon's status" \
-    it_has_event "$DOM" hook "release end"
 it_wait_until 30 "'lifecycle stopped destroyed' for '$DOM' in the daemon's status" \
     it_has_event "$DOM" libvirt "lifecycle stopped destroyed"
 
 SNAP=$IT_TMP/status.json
 it_snapshot "$SNAP"
-it_log "events of '$DOM':"
-jq -r --arg n "$DOM" '.domains[] | select(.name == $n) | .events[] | "  \(.time) \(.source): \(.event)"' \
-    "$SNAP" >&2
 
 # One domain on this private host, known by its exact name and UUID.
 it_assert_eq "domains in the daemon's status" 1 "$(jq '.domains | length' "$SNAP")"
@@ -61,22 +56,33 @@ it_assert_eq "name of the one domain" "$DOM" "$(jq -r '.domains[0].name' "$SNAP"
 it_assert_eq "UUID of '$DOM'" "$UUID" \
     "$(jq -r --arg n "$DOM" '.domains[] | select(.name == $n) | .uuid' "$SNAP")"
 it_wait_until 30 "the daemon to report '$DOM' as shut off" \
-    it_status_jq '[.domains[] | select(.name == $n and (.state | test("^shut ?off$")))] | length == 1' \
+    it_status_jq '[.domains[] | select(.name == $n and .state == "shutoff")] | length == 1' \
     --arg n "$DOM"
 it_check_event_records "$SNAP" "$DOM"
 
-# Exactly the five hook calls, in libvirtd's order, each once.
-HOOK_EVENTS=$(jq -r --arg n "$DOM" \
-    '.domains[] | select(.name == $n) | .events[] | select(.source == "hook") | .event' "$SNAP")
-it_assert_eq "hook events of '$DOM'" "$(printf '%s\n' "${IT_HOOK_START_STOP[@]}")" "$HOOK_EVENTS"
-
-# libvirt's lifecycle events, once each, interleaved with the hook's.
+# libvirt's lifecycle events, once each.
 for ev in "lifecycle started booted" "lifecycle stopped destroyed"; do
     it_assert_eq "count of libvirt '$ev' for '$DOM'" 1 \
         "$(jq -r --arg n "$DOM" --arg e "$ev" \
             '[.domains[] | select(.name == $n) | .events[] | select(.source == "libvirt" and .event == $e)] | length' \
             "$SNAP")"
 done
+# The hook's side (after the libvirt side, so that a failure here leaves
+# the above proven).
+it_wait_until 30 "hook 'release end' for '$DOM' in the daemon's status" \
+    it_has_event "$DOM" hook "release end"
+it_snapshot "$SNAP"
+it_log "events of '$DOM':"
+jq -r --arg n "$DOM" '.domains[] | select(.name == $n) | .events[] | "  \(.time) \(.source): \(.event)"' \
+    "$SNAP" >&2
+it_check_event_records "$SNAP" "$DOM"
+
+# Exactly the five hook calls, in libvirtd's order, each once, interleaved
+# with libvirt's events.
+HOOK_EVENTS=$(jq -r --arg n "$DOM" \
+    '.domains[] | select(.name == $n) | .events[] | select(.source == "hook") | .event' "$SNAP")
+it_assert_eq "hook events of '$DOM'" "$(printf '%s\n' "${IT_HOOK_START_STOP[@]}")" "$HOOK_EVENTS"
+
 i_start_begin=$(it_event_index "$SNAP" "$DOM" hook "start begin")
 i_started=$(it_event_index "$SNAP" "$DOM" libvirt "lifecycle started booted")
 i_stopped_end=$(it_event_index "$SNAP" "$DOM" hook "stopped end")
