@@ -165,6 +165,33 @@ it_dump_logs() {
     done
 }
 
+# Stops the host, then checks what the daemon left in its log: it must have
+# ended on SIGTERM (lab/host says when it had to use SIGKILL), and in a
+# sanitizer build it must have made no AddressSanitizer, LeakSanitizer or
+# UBSan report. Then purges the state dir.
+it_stop_host() {
+    local out ok=0 log=$IT_STATE/log/virt-lanesd.log
+    out=$(it_time "host-stop" "$IT_LAB_HOST" stop --state-dir "$IT_STATE" 2>&1) || {
+        it_log "FAIL: lab/host stop failed"
+        ok=1
+    }
+    [ -z "$out" ] || printf '%s\n' "$out" >&2
+    if grep -q 'virt-lanesd (pid [0-9]*) ignored SIGTERM' <<<"$out"; then
+        it_log "FAIL: the daemon ignored SIGTERM"
+        ok=1
+    fi
+    if [ -f "$log" ] && grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+        it_log "FAIL: sanitizer report in the daemon's log:"
+        grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" | head -n 80 >&2
+        ok=1
+    fi
+    "$IT_LAB_HOST" stop --state-dir "$IT_STATE" --purge >&2 || {
+        it_log "FAIL: lab/host stop --purge failed"
+        ok=1
+    }
+    return "$ok"
+}
+
 it_cleanup() {
     local rc=$? left e pid
     trap - EXIT INT TERM
@@ -174,10 +201,7 @@ it_cleanup() {
         if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
             it_dump_logs
         fi
-        if ! it_time "host-stop" "$IT_LAB_HOST" stop --state-dir "$IT_STATE" --purge >&2; then
-            it_log "FAIL: lab/host stop failed"
-            rc=1
-        fi
+        it_stop_host || rc=1
     fi
     left=$(it_alive_pids)
     if [ -n "$left" ]; then
