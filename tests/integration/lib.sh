@@ -274,6 +274,35 @@ it_daemon_pid() {
     [ -r "$IT_STATE/pids/virt-lanesd" ] && tr -dc '0-9' <"$IT_STATE/pids/virt-lanesd"
 }
 
+# libvirtd probes QEMU's capabilities at its first start (8-11 s here under
+# load), then keeps them in /var/cache/libvirt/qemu/capabilities, checked
+# against QEMU's and libvirtd's ctime, the kernel and the CPU at every
+# start. The tests keep one copy in the build dir and seed each fresh host
+# with it: libvirtd re-probes by itself when the copy no longer fits.
+# VL_IT_CAPS_CACHE=0 turns this off (to measure a cold start).
+IT_CAPS_CACHE=$VL_BUILDDIR/tests/integration/qemu-capabilities
+IT_HOST_CAPS=/var/cache/libvirt/qemu/capabilities
+
+it_caps_seed() {
+    [ "${VL_IT_CAPS_CACHE:-1}" != 0 ] || return 0
+    compgen -G "$IT_CAPS_CACHE/*.xml" >/dev/null || return 0
+    mkdir -p "$IT_STATE/fs$IT_HOST_CAPS"
+    cp "$IT_CAPS_CACHE"/*.xml "$IT_STATE/fs$IT_HOST_CAPS/"
+    it_log "seeded QEMU capabilities from '$IT_CAPS_CACHE'"
+}
+
+it_caps_save() {
+    local tmp
+    [ "${VL_IT_CAPS_CACHE:-1}" != 0 ] || return 0
+    ! compgen -G "$IT_CAPS_CACHE/*.xml" >/dev/null || return 0
+    compgen -G "$IT_STATE/fs$IT_HOST_CAPS/*.xml" >/dev/null || return 0
+    mkdir -p "$(dirname "$IT_CAPS_CACHE")"
+    tmp=$(mktemp -d "$IT_CAPS_CACHE.XXXXXX")
+    cp "$IT_STATE/fs$IT_HOST_CAPS"/*.xml "$tmp/"
+    # Whole or not at all, should two runs race.
+    mv -T "$tmp" "$IT_CAPS_CACHE" 2>/dev/null || rm -rf "$tmp"
+}
+
 # True once libvirtd has loaded its QEMU driver (probed QEMU's capabilities),
 # which is what the first define waits for.
 it_libvirtd_ready() {
@@ -297,6 +326,7 @@ it_host_start() {
         args+=(--daemon "$IT_DAEMON"
             --daemon-args "--uri qemu:///system --socket $IT_SOCKET --verbose")
     fi
+    it_caps_seed
     t0=$(it_ms_now)
     it_time "lab-host-start" "$IT_LAB_HOST" "${args[@]}" >&2 || {
         it_track_host
@@ -305,6 +335,7 @@ it_host_start() {
     it_track_host
     it_wait_until 120 "libvirtd to load its QEMU driver" it_libvirtd_ready
     it_log "TIME libvirtd-ready $(awk -v d="$(($(it_ms_now) - t0))" 'BEGIN { printf "%.2f", d / 1000 }')s (from lab/host start to 'virsh capabilities' answering)"
+    it_caps_save
     if [ "$daemon" -eq 1 ]; then
         it_wait_until 60 "the daemon to answer and be connected to libvirtd" it_daemon_connected
         it_track_host
