@@ -156,7 +156,7 @@ vl_hook_run(const VlHookConfig *config, int argc, char *const *argv, int in_fd)
 
     if (!vl_hook_op_honours_refusal(event->op)) {
         vl_hook_logf(config, LOG_WARNING,
-                     "Domain '%s' %s %s: virt-lanesd refused, but libvirtd cannot stop this operation: continuing (%s)",
+                     "Domain '%s' %s %s: refusal ignored, libvirtd cannot stop it: %s",
                      name, event->op, event->subop, reason);
         return 0;
     }

@@ -1042,9 +1042,12 @@ vl_ipc_server_clear_path(const char *path, const struct sockaddr_un *addr,
         return FALSE;
     }
 
-    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking, so a live daemon with a full backlog (EAGAIN) cannot
+     * stall us; a stale socket refuses at once. */
+    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (probe >= 0 &&
-        connect(probe, (const struct sockaddr *) addr, sizeof(*addr)) == 0) {
+        (connect(probe, (const struct sockaddr *) addr, sizeof(*addr)) == 0 ||
+         errno == EAGAIN)) {
         g_set_error(error, VL_ERROR, VL_ERROR_IPC,
                     "Socket '%s' is in use by another running daemon", path);
         return FALSE;

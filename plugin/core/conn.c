@@ -98,7 +98,7 @@ apply_keepalive(VlConn *conn)
 
 /* Tears the connection down; the caller decides what comes next. */
 static void
-drop(VlConn *conn, const char *reason)
+drop(VlConn *conn, const char *reason, gboolean lost)
 {
     virConnectPtr vconn = g_steal_pointer(&conn->vconn);
 
@@ -110,7 +110,8 @@ drop(VlConn *conn, const char *reason)
         return;
 
     if (conn->handlers.disconnected)
-        conn->handlers.disconnected(conn, vconn, reason, conn->user_data);
+        conn->handlers.disconnected(conn, vconn, reason, lost,
+                                    conn->user_data);
     /* On a dead connection these may fail; the memory is freed anyway. */
     virConnectUnregisterCloseCallback(vconn, close_callback);
     virConnectClose(vconn);
@@ -127,7 +128,7 @@ on_lost(gpointer data)
         return G_SOURCE_REMOVE;
 
     set_last_error(conn, reason);
-    drop(conn, reason);
+    drop(conn, reason, TRUE);
     conn->attempt = 0;
     schedule_retry(conn);
     return G_SOURCE_REMOVE;
@@ -302,7 +303,7 @@ vl_conn_free(VlConn *conn)
     if (!conn)
         return;
     abandon_attempt(conn);
-    drop(conn, "Shutting down");
+    drop(conn, "Shutting down", FALSE);
     g_free(conn->lost_reason);
     g_free(conn->last_error);
     g_free(conn->uri);
@@ -380,7 +381,7 @@ vl_conn_reconfigure(VlConn *conn, const char *uri, const VlConnOptions *options)
     if (conn->state == CONN_IDLE)
         return;
     abandon_attempt(conn);
-    drop(conn, "The URI changed");
+    drop(conn, "The URI changed", FALSE);
     attempt_now(conn);
 }
 

@@ -32,10 +32,12 @@ typedef struct {
     /* A connection is up; @vconn is borrowed and valid until
      * @disconnected is called.  Register event callbacks here. */
     void (*connected)(VlConn *conn, virConnectPtr vconn, gpointer user_data);
-    /* The connection is going away (@reason says why): deregister from
-     * @vconn now; it is closed right after this returns. */
+    /* The connection is going away (@reason says why; @lost: it broke,
+     * rather than being dropped on purpose): deregister from @vconn
+     * now; it is closed right after this returns. */
     void (*disconnected)(VlConn *conn, virConnectPtr vconn,
-                         const char *reason, gpointer user_data);
+                         const char *reason, gboolean lost,
+                         gpointer user_data);
     /* An attempt failed with @error; the next one starts in @retry_ms. */
     void (*failed)(VlConn *conn, const GError *error, guint retry_ms,
                    gpointer user_data);

@@ -89,13 +89,13 @@ on_connected(VlConn *conn, virConnectPtr vconn, gpointer user_data)
 
 static void
 on_disconnected(VlConn *conn, virConnectPtr vconn G_GNUC_UNUSED,
-                const char *reason, gpointer user_data)
+                const char *reason, gboolean lost, gpointer user_data)
 {
     VlDaemon *daemon = user_data;
 
     vl_events_detach(daemon->events);
-    daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Disconnected from '%s': %s",
-               vl_conn_get_uri(conn), reason);
+    daemon_log(daemon, lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+               "Disconnected from '%s': %s", vl_conn_get_uri(conn), reason);
 }
 
 static void

@@ -229,14 +229,10 @@ is_token(const char *s, gsize max)
     return TRUE;
 }
 
-static void
-on_qemu_monitor(virConnectPtr vconn G_GNUC_UNUSED, virDomainPtr dom,
-                const char *event, long long seconds G_GNUC_UNUSED,
-                unsigned int micros G_GNUC_UNUSED, const char *details,
-                void *opaque)
+char *
+vl_events_qemu_to_string(const char *event, const char *details)
 {
     g_autoptr(json_object) data = NULL;
-    g_autofree char *what = NULL;
     const char *status = NULL;
     json_object *field = NULL;
 
@@ -247,9 +243,19 @@ on_qemu_monitor(virConnectPtr vconn G_GNUC_UNUSED, virDomainPtr dom,
         json_object_is_type(field, json_type_string))
         status = json_object_get_string(field);
 
-    what = g_strdup_printf("qemu %s %s",
+    return g_strdup_printf("qemu %s %s",
                            is_token(event, 64) ? event : "?",
                            is_token(status, 64) ? status : "?");
+}
+
+static void
+on_qemu_monitor(virConnectPtr vconn G_GNUC_UNUSED, virDomainPtr dom,
+                const char *event, long long seconds G_GNUC_UNUSED,
+                unsigned int micros G_GNUC_UNUSED, const char *details,
+                void *opaque)
+{
+    g_autofree char *what = vl_events_qemu_to_string(event, details);
+
     record(opaque, dom, VL_EVENT_SOURCE_QEMU, what);
 }
 

@@ -55,4 +55,9 @@ gboolean vl_events_has_qemu_monitor(VlEvents *events);
  * Caller frees the result. */
 char *vl_events_lifecycle_to_string(int event, int detail);
 
+/* "qemu MIGRATION setup" for the QEMU monitor event @event with the JSON
+ * data @details (nullable); parts that are missing, malformed or not
+ * short tokens print as "?".  Caller frees the result. */
+char *vl_events_qemu_to_string(const char *event, const char *details);
+
 G_END_DECLS

@@ -234,6 +234,41 @@ START_TEST(test_lifecycle_names)
 }
 END_TEST
 
+typedef struct {
+    const char *event;
+    const char *details;
+    const char *text;
+} QemuCase;
+
+static const QemuCase qemu_cases[] = {
+    { "MIGRATION", "{\"status\":\"setup\"}", "qemu MIGRATION setup" },
+    { "MIGRATION", "{\"status\": \"pre-switchover\", \"extra\": 1}",
+      "qemu MIGRATION pre-switchover" },
+    { "MIGRATION", "{\"status\":\"completed\"}", "qemu MIGRATION completed" },
+    /* Whatever is not a short token stays out of the record. */
+    { "MIGRATION", "{\"status\":\"two words\"}", "qemu MIGRATION ?" },
+    { "MIGRATION", "{\"status\":\"line\\nbreak\"}", "qemu MIGRATION ?" },
+    { "MIGRATION", "{\"status\":7}", "qemu MIGRATION ?" },
+    { "MIGRATION", "{\"state\":\"setup\"}", "qemu MIGRATION ?" },
+    { "MIGRATION", "[\"setup\"]", "qemu MIGRATION ?" },
+    { "MIGRATION", "{not json", "qemu MIGRATION ?" },
+    { "MIGRATION", NULL, "qemu MIGRATION ?" },
+    { "MIGRATION", "{\"status\":\"\"}", "qemu MIGRATION ?" },
+    { "MIGRATION", "{\"status\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+      "qemu MIGRATION ?" },
+    { "BAD EVENT", "{\"status\":\"setup\"}", "qemu ? setup" },
+    { NULL, NULL, "qemu ? ?" },
+};
+
+START_TEST(test_qemu_names)
+{
+    const QemuCase *c = &qemu_cases[_i];
+    g_autofree char *text = vl_events_qemu_to_string(c->event, c->details);
+
+    ck_assert_str_eq(text, c->text);
+}
+END_TEST
+
 static Suite *
 events_suite(void)
 {
@@ -251,6 +286,7 @@ events_suite(void)
 
     tc = tcase_create("names");
     tcase_add_loop_test(tc, test_lifecycle_names, 0, G_N_ELEMENTS(lifecycle_cases));
+    tcase_add_loop_test(tc, test_qemu_names, 0, G_N_ELEMENTS(qemu_cases));
     suite_add_tcase(s, tc);
     return s;
 }

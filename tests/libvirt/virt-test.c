@@ -100,10 +100,11 @@ rig_connected(VlConn *conn G_GNUC_UNUSED, virConnectPtr vconn,
 
 static void
 rig_disconnected(VlConn *conn G_GNUC_UNUSED, virConnectPtr vconn G_GNUC_UNUSED,
-                 const char *reason, gpointer user_data)
+                 const char *reason, gboolean lost, gpointer user_data)
 {
     VlVirtTestRig *rig = user_data;
 
+    rig->last_lost = lost;
     vl_events_detach(rig->events);
     g_free(rig->last_reason);
     rig->last_reason = g_strdup(reason);

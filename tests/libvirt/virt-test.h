@@ -47,6 +47,7 @@ typedef struct {
     guint n_disconnected;
     GArray *retry_ms;           /* guint, one per failed attempt */
     char *last_reason;          /* of the last disconnection */
+    gboolean last_lost;         /* ...and whether it was a loss */
 } VlVirtTestRig;
 
 VlVirtTestRig *vl_virt_test_rig_new(const char *uri, guint backoff_min_ms,

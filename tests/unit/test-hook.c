@@ -631,6 +631,8 @@ START_TEST(test_run_refuse_ignored)
         g_free(run.err);
     }
     ck_assert_uint_eq(rf.handled, G_N_ELEMENTS(ops));
+    /* Recorded, so an admin can see the policy wanted otherwise. */
+    ck_assert_ptr_nonnull(strstr(rf.log->str, "refusal ignored"));
 }
 END_TEST
 

@@ -1220,6 +1220,39 @@ START_TEST(test_call_timeout_backlog_full)
 }
 END_TEST
 
+START_TEST(test_server_refuses_busy_socket)
+{
+    /* A live daemon whose backlog is full is still in use; probing it
+     * must neither block nor replace its socket. */
+    g_autoptr(GError) error = NULL;
+    VlIpcServer *server = NULL;
+    int lfd = raw_listen(fx.path, 0);
+    int fillers[16];
+    guint nfill = 0;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct stat st;
+
+    g_strlcpy(addr.sun_path, fx.path, sizeof(addr.sun_path));
+    for (nfill = 0; nfill < G_N_ELEMENTS(fillers); nfill++) {
+        fillers[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fillers[nfill], (struct sockaddr *) &addr,
+                    sizeof(addr)) < 0) {
+            close(fillers[nfill]);
+            break;
+        }
+    }
+    ck_assert_uint_lt(nfill, G_N_ELEMENTS(fillers));
+
+    server = vl_ipc_server_new(fx.path, on_request, &fx, &error);
+    ck_assert_ptr_null(server);
+    ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_IPC));
+    ck_assert_int_eq(lstat(fx.path, &st), 0);
+    for (guint i = 0; i < nfill; i++)
+        close(fillers[i]);
+    close(lfd);
+}
+END_TEST
+
 START_TEST(test_call_timeout_send_blocked)
 {
     /* A daemon that accepted nothing and reads nothing: a big request
@@ -1357,6 +1390,7 @@ ipc_suite(void)
     tcase_add_test(tc, test_call_oversized_reply);
     tcase_add_test(tc, test_call_timeout_backlog_full);
     tcase_add_test(tc, test_call_timeout_send_blocked);
+    tcase_add_test(tc, test_server_refuses_busy_socket);
     tcase_add_test(tc, test_call_request_too_big);
     tcase_add_test(tc, test_server_refuses_other_uid);
     suite_add_tcase(s, tc);
