@@ -76,6 +76,9 @@ it_log "events of '$DOM':"
 jq -r --arg n "$DOM" '.domains[] | select(.name == $n) | .events[] | "  \(.time) \(.source): \(.event)"' \
     "$SNAP" >&2
 it_check_event_records "$SNAP" "$DOM"
+# The hook's calls landed on the same entry: a name mangled on the way
+# (argv, JSON, the daemon) would have made a second one.
+it_assert_eq "domains in the daemon's status, hook events included" 1 "$(jq '.domains | length' "$SNAP")"
 
 # Exactly the five hook calls, in libvirtd's order, each once, interleaved
 # with libvirt's events.
