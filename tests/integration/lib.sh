@@ -291,16 +291,21 @@ it_caps_seed() {
     it_log "seeded QEMU capabilities from '$IT_CAPS_CACHE'"
 }
 
+# Keeps what this host's libvirtd has in its cache when the build dir has
+# nothing yet or something else (libvirtd re-probed: QEMU or libvirt changed).
 it_caps_save() {
     local tmp
     [ "${VL_IT_CAPS_CACHE:-1}" != 0 ] || return 0
-    ! compgen -G "$IT_CAPS_CACHE/*.xml" >/dev/null || return 0
     compgen -G "$IT_STATE/fs$IT_HOST_CAPS/*.xml" >/dev/null || return 0
+    if diff -rq "$IT_STATE/fs$IT_HOST_CAPS" "$IT_CAPS_CACHE" >/dev/null 2>&1; then
+        return 0
+    fi
     mkdir -p "$(dirname "$IT_CAPS_CACHE")"
     tmp=$(mktemp -d "$IT_CAPS_CACHE.XXXXXX")
     cp "$IT_STATE/fs$IT_HOST_CAPS"/*.xml "$tmp/"
-    # Whole or not at all, should two runs race.
+    rm -rf "$IT_CAPS_CACHE"
     mv -T "$tmp" "$IT_CAPS_CACHE" 2>/dev/null || rm -rf "$tmp"
+    it_log "saved QEMU capabilities to '$IT_CAPS_CACHE'"
 }
 
 # True once libvirtd has loaded its QEMU driver (probed QEMU's capabilities),
