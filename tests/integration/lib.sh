@@ -170,7 +170,10 @@ it_dump_logs() {
 # sanitizer build it must have made no AddressSanitizer, LeakSanitizer or
 # UBSan report. Then purges the state dir.
 it_stop_host() {
-    local out ok=0 log=$IT_STATE/log/virt-lanesd.log
+    local out ok=0 log=$IT_STATE/log/virt-lanesd.log dpid
+    # A test may have stopped the daemon (SIGSTOP): let it see the SIGTERM.
+    dpid=$(it_daemon_pid || true)
+    [ -z "$dpid" ] || kill -CONT "$dpid" 2>/dev/null || true
     out=$(it_time "host-stop" "$IT_LAB_HOST" stop --state-dir "$IT_STATE" 2>&1) || {
         it_log "FAIL: lab/host stop failed"
         ok=1
@@ -409,6 +412,63 @@ it_xml_escape() {
     s=${s//'"'/'&quot;'}
     s=${s//"'"/'&apos;'}
     printf '%s' "$s"
+}
+
+# --- a recording hook ---------------------------------------------------------
+
+# it_hook_wrapper CALLS_FILE -> prints a hook script that runs the built hook
+# as libvirtd would (same argv, stdin and environment), appends one line per
+# call to CALLS_FILE (name, op, subop, exit status, stdout bytes, stderr
+# bytes, milliseconds; tab-separated) and passes the hook's output and exit
+# status on unchanged. Creates CALLS_FILE empty. Install the script with
+# it_host_start --hook.
+it_hook_wrapper() {
+    : >"$1"
+    echo '#!/bin/bash'
+    echo '# SPDX-License-Identifier: LGPL-2.1-or-later'
+    echo '# Written by tests/integration/lib.sh (it_hook_wrapper).'
+    printf 'real=%q\n' "$IT_HOOK"
+    printf 'calls=%q\n' "$1"
+    printf 'dir=%q\n' "$(dirname "$1")"
+    cat <<'EOF'
+out=$(mktemp "$dir/hook-out.XXXXXX")
+err=$(mktemp "$dir/hook-err.XXXXXX")
+t0=$(date +%s%N)
+rc=0
+"$real" "$@" >"$out" 2>"$err" || rc=$?
+t1=$(date +%s%N)
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$rc" \
+    "$(stat -c %s "$out")" "$(stat -c %s "$err")" "$(((t1 - t0) / 1000000))" >>"$calls"
+cat "$out"
+cat "$err" >&2
+rm -f "$out" "$err"
+exit "$rc"
+EOF
+}
+
+# it_check_hook_calls LABEL NAME MAX_MS CALLS_FILE SKIP -> the calls after the
+# first SKIP lines of CALLS_FILE must be exactly one start and destroy of
+# NAME (IT_HOOK_START_STOP), each with exit status 0, nothing on stdout (on
+# migrate and restore libvirtd would take it as replacement XML) and
+# faster than MAX_MS.
+it_check_hook_calls() {
+    local label=$1 dom=$2 max=$3 lines expected e name op subop rc nout nerr ms
+    lines=$(tail -n +"$(($5 + 1))" "$4")
+    it_log "hook calls ($label): name op subop exit stdout-bytes stderr-bytes ms"
+    while IFS= read -r e; do
+        printf '  %s\n' "${e//$'\t'/ }"
+    done <<<"$lines" >&2
+    expected=$(for e in "${IT_HOOK_START_STOP[@]}"; do
+        printf '%s\t%s\t%s\n' "$dom" "${e% *}" "${e#* }"
+    done)
+    it_assert_eq "hook calls ($label)" "$expected" "$(cut -f1-3 <<<"$lines")"
+    while IFS=$'\t' read -r name op subop rc nout nerr ms; do
+        it_assert_eq "exit status of hook '$op $subop' ($label)" 0 "$rc"
+        it_assert_eq "stdout bytes of hook '$op $subop' ($label)" 0 "$nout"
+        [ "$ms" -lt "$max" ] || it_fail "Hook '$op $subop' ($label) took $ms ms (limit $max)"
+        [ "$nerr" -eq 0 ] || it_log "note: hook '$op $subop' ($label) wrote $nerr bytes to stderr"
+        : "$name"
+    done <<<"$lines"
 }
 
 # it_domain_xml NAME UUID SERIAL_LOG -> XML of a small diskless QEMU guest.

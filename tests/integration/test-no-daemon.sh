@@ -25,30 +25,7 @@ it_setup
 
 CALLS=$IT_TMP/hook-calls.tsv
 WRAPPER=$IT_TMP/hook-wrapper
-: >"$CALLS"
-{
-    echo '#!/bin/bash'
-    echo '# SPDX-License-Identifier: LGPL-2.1-or-later'
-    echo '# Written by test-no-daemon.sh: runs the built hook as libvirtd would,'
-    echo '# records what it did and passes its output on unchanged.'
-    printf 'real=%q\n' "$IT_HOOK"
-    printf 'calls=%q\n' "$CALLS"
-    printf 'dir=%q\n' "$IT_TMP"
-    cat <<'EOF'
-out=$(mktemp "$dir/hook-out.XXXXXX")
-err=$(mktemp "$dir/hook-err.XXXXXX")
-t0=$(date +%s%N)
-rc=0
-"$real" "$@" >"$out" 2>"$err" || rc=$?
-t1=$(date +%s%N)
-printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$rc" \
-    "$(stat -c %s "$out")" "$(stat -c %s "$err")" "$(((t1 - t0) / 1000000))" >>"$calls"
-cat "$out"
-cat "$err" >&2
-rm -f "$out" "$err"
-exit "$rc"
-EOF
-} >"$WRAPPER"
+it_hook_wrapper "$CALLS" >"$WRAPPER"
 chmod 0755 "$WRAPPER"
 
 it_host_start --no-daemon --hook "$WRAPPER"
@@ -60,26 +37,11 @@ it_define "$DOM" >/dev/null
 # it_run_phase LABEL -> start and destroy the guest; check the five hook calls
 # this made.
 it_run_phase() {
-    local label=$1 before lines expected e name op subop rc nout nerr ms
+    local before
     before=$(wc -l <"$CALLS")
     it_start_domain "$DOM"
     it_destroy_domain "$DOM"
-    lines=$(tail -n +"$((before + 1))" "$CALLS")
-    it_log "hook calls ($label): name op subop exit stdout-bytes stderr-bytes ms"
-    while IFS= read -r e; do
-        printf '  %s\n' "${e//$'\t'/ }"
-    done <<<"$lines" >&2
-    expected=$(for e in "${IT_HOOK_START_STOP[@]}"; do
-        printf '%s\t%s\t%s\n' "$DOM" "${e% *}" "${e#* }"
-    done)
-    it_assert_eq "hook calls ($label)" "$expected" "$(cut -f1-3 <<<"$lines")"
-    while IFS=$'\t' read -r name op subop rc nout nerr ms; do
-        it_assert_eq "exit status of hook '$op $subop' ($label)" 0 "$rc"
-        it_assert_eq "stdout bytes of hook '$op $subop' ($label)" 0 "$nout"
-        [ "$ms" -lt 2000 ] || it_fail "Hook '$op $subop' ($label) took $ms ms to fail open"
-        [ "$nerr" -eq 0 ] || it_log "note: hook '$op $subop' ($label) wrote $nerr bytes to stderr"
-        : "$name"
-    done <<<"$lines"
+    it_check_hook_calls "$1" "$DOM" 2000 "$CALLS" "$before"
 }
 
 SOCK=$IT_STATE/fs$IT_SOCKET
