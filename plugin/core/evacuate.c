@@ -916,7 +916,7 @@ vl_evacuate_run_cancel(VlEvacuateRun *run)
     g_autoptr(GError) why = NULL;
     guint i;
 
-    if (!run->begun || run->done_called)
+    if (!run->begun || run->done_called || run->cancelled)
         return;
     run->cancelled = TRUE;
     g_set_error(&why, G_IO_ERROR, G_IO_ERROR_CANCELLED,
