@@ -395,8 +395,11 @@ address_part(const char *with_prefix)
     return slash ? g_strndup(with_prefix, slash - with_prefix) : g_strdup(with_prefix);
 }
 
-/* The policy's peer that is the plan's source: by migration address,
- * else by name. */
+/*
+ * The policy's peer that is the plan's source, by migration address
+ * (the plan's host name is the source's own label for itself and only
+ * appears in messages).
+ */
 static const VlPeerConfig *
 find_source_peer(VlDaemon *daemon, const VlMigrationPlan *plan)
 {
@@ -407,12 +410,6 @@ find_source_peer(VlDaemon *daemon, const VlMigrationPlan *plan)
         const VlPeerConfig *peer = g_ptr_array_index(peers, i);
 
         if (same_address(peer->migration_address, plan->source_migration_address))
-            return peer;
-    }
-    for (i = 0; i < peers->len; i++) {
-        const VlPeerConfig *peer = g_ptr_array_index(peers, i);
-
-        if (g_str_equal(peer->name, plan->source_host))
             return peer;
     }
     return NULL;
