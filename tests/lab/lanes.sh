@@ -84,10 +84,12 @@ is_up b lane1 && t_fail "b: lane1 is up before the migration"
 dom="lab test: lanes 'x'"
 "$LAB/boot" "$dom" --on a --mem 512 --working-set 384 --dirty 0 >&2 || t_fail "lab/boot failed"
 # The plan travels in the domain's metadata, as dest_xml would carry it.
-plan="<lanesplan:plan xmlns:lanesplan='https://virt-lanes.org/xmlns/plan/1.0' id='$PLAN' channels='6'>
-<lanesplan:source host='host-a' migration-address='198.19.0.1'/>
-<lanesplan:lane source-address='198.18.11.1' dest-address='198.18.11.2'/>
-<lanesplan:lane source-address='198.18.12.1' dest-address='198.18.12.2'/></lanesplan:plan>"
+# Without prefix: libvirt puts the element into the --uri namespace
+# (vl_migration_plan_format_for_metadata() writes the same).
+plan="<plan id='$PLAN' channels='6'>
+<source host='host-a' migration-address='198.19.0.1'/>
+<lane source-address='198.18.11.1' dest-address='198.18.11.2'/>
+<lane source-address='198.18.12.1' dest-address='198.18.12.2'/></plan>"
 virsh -q -c qemu+tcp://198.18.0.11/system metadata --domain "$dom" --live \
     --uri https://virt-lanes.org/xmlns/plan/1.0 --key lanesplan --set "$plan" ||
     t_fail "cannot set the plan as metadata"
