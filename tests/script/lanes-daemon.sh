@@ -149,6 +149,30 @@ is_up() { # NS IF
 start a || exit 1
 start b || exit 1
 
+# ---- the CLI's usage errors change nothing ---------------------------------------
+cli_code() { # EXPECTED ARGS...
+    want=$1
+    shift
+    cli a "$@" >/dev/null 2>"$TMP/cli.err"
+    got=$?
+    [ "$got" = "$want" ] || fail "virt-lanes $*: exit $got, expected $want ($(cat "$TMP/cli.err"))"
+}
+cli_code 2 lanes bogus
+cli_code 2 lanes up host-b --count 1
+cli_code 2 lanes up host-b --plan p.1
+cli_code 2 lanes up host-b --plan p.1 --count 1 --lane st1
+cli_code 2 lanes up --plan p.1 --count 1
+cli_code 2 lanes up host-b --plan p.1 --count x
+cli_code 2 lanes down
+cli_code 2 lanes list extra
+cli_code 1 lanes up "host-b;reboot" --plan p.1 --count 1
+grep -q "No peer 'host-b;reboot'" "$TMP/cli.err" || fail "unknown peer: $(cat "$TMP/cli.err")"
+cli_code 1 lanes up host-b --plan "$(printf 'p\n1')" --count 1
+cli_code 1 lanes down --plan never.1
+[ -e "$TMP/a/lanes.json" ] && fail "a: usage errors wrote a journal"
+timeout 20 "$CLI" --socket "$TMP/nosuch.sock" lanes >/dev/null 2>&1
+[ $? -eq 1 ] || fail "virt-lanes lanes without a daemon: not exit 1"
+
 # ---- lanes up on a ------------------------------------------------------------
 cli a lanes up host-b --plan test.1 --count 2 >"$TMP/up.out" 2>"$TMP/up.err" ||
     fail "lanes up on a: $(cat "$TMP/up.err")"
