@@ -20,6 +20,7 @@ typedef struct {
 /* Adding a sub-command is one line here (and its cmd-*.c in meson). */
 static const VlCliCommand commands[] = {
     { "evacuate", vl_cmd_evacuate, "Move a container or this host's domains away in traffic order" },
+    { "lanes", vl_cmd_lanes, "Show lanes; bring them up or down: lanes [list|up PEER|down]" },
     { "policy", vl_cmd_policy, "Check policy files: policy check FILE|DIR..." },
     { "status", vl_cmd_status, "Show the daemon, its libvirt connection and the domains" },
 };
