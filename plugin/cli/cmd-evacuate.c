@@ -18,7 +18,9 @@
 
 #include "commands.h"
 #include "dirtyrate.h"
+#include "domains.h"
 #include "evacuate.h"
+#include "metadata.h"
 #include "policy.h"
 #include "traffic.h"
 #include "virt-error.h"
@@ -294,14 +296,48 @@ load_policy(const char *path, GError **error)
     return vl_policy_load_file(path, error);
 }
 
-/* Whether @name belongs to @container: a domain matches its globs or is
- * one of its standby domains (the container engine's rule), never its
- * template. */
+/* The container tag in @dom's metadata, or NULL (docs/containers.md). */
+static char *
+read_tag(Evacuation *ev, virDomainPtr dom)
+{
+    g_autoptr(GError) error = NULL;
+    const char *name = virDomainGetName(dom);
+    char *raw = virDomainGetXMLDesc(dom, 0);
+    g_autofree char *xml = NULL;
+    char *tag = NULL;
+
+    if (!raw) {
+        g_autofree char *s = shown(name);
+
+        vl_error_set_from_virt(&error, "Cannot read the XML of '%s'", s);
+        say(ev, "Warning: %s (its tag is not known)", error->message);
+        return NULL;
+    }
+    xml = g_strdup(raw);
+    free(raw);
+    if (!vl_container_tag_from_domain_xml(xml, strlen(xml), &tag, &error)) {
+        g_autofree char *s = shown(name);
+
+        say(ev, "Warning: the container tag of '%s' is unreadable: %s", s,
+            error->message);
+        return NULL;
+    }
+    return tag;
+}
+
+/*
+ * Whether @name belongs to @container, by the container engine's rule: a
+ * tagged domain belongs to the container of its tag; an untagged one
+ * when it matches the container's globs or is one of its standby
+ * domains; the template never does.
+ */
 static gboolean
-is_member(const VlContainerPolicy *container, const char *name)
+is_member(const VlContainerPolicy *container, const char *name, const char *tag)
 {
     if (g_strcmp0(container->template_domain, name) == 0)
         return FALSE;
+    if (tag)
+        return g_str_equal(tag, container->name);
     return vl_container_policy_match_domain(container, name) ||
         (container->standby &&
          g_strv_contains((const char *const *)container->standby, name));
@@ -340,20 +376,23 @@ list_domains(Evacuation *ev, virConnectPtr conn, const VlContainerPolicy *contai
     qsort(doms, n, sizeof(*doms), compare_names);
     for (i = 0; i < n; i++) {
         const char *name = virDomainGetName(doms[i]);
+        g_autofree char *tag = container ? read_tag(ev, doms[i]) : NULL;
+        gboolean member = !container || (name && is_member(container, name, tag));
         int state = VIR_DOMAIN_NOSTATE;
 
         if (!name || virDomainGetState(doms[i], &state, NULL, 0) < 0 ||
             state != VIR_DOMAIN_RUNNING) {
-            if (name && (!container || is_member(container, name))) {
+            if (name && member) {
                 g_autofree char *s = shown(name);
 
-                say(ev, "Not moving '%s': not running (state %d)", s, state);
+                say(ev, "Not moving '%s': %s, not running", s,
+                    vl_domain_state_to_string(state));
             }
             virDomainFree(doms[i]);
             continue;
         }
         g_ptr_array_add(running, doms[i]);
-        if (!container || is_member(container, name)) {
+        if (member) {
             virDomainRef(doms[i]);
             g_ptr_array_add(moving, doms[i]);
         }
@@ -934,7 +973,7 @@ evacuate_main(Evacuation *ev)
          * (lanes, multifd) is merged goes over the base path alone, and
          * the estimate must describe what will happen.
          */
-        path = vl_evacuate_path_from_peer(policy->migration, peer, 1, &error);
+        path = vl_evacuate_path_from_peer(policy->migration, peer, 0, &error);
         if (!path) {
             say(ev, "No estimates: %s", error->message);
             g_clear_error(&error);

@@ -170,7 +170,7 @@ vl_evacuate_find_peer(const VlMigrationPolicy *migration, const char *dest_uri)
 
 VlEvacuatePath *
 vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
-                           const VlPeerConfig *peer, guint max_links,
+                           const VlPeerConfig *peer, guint max_lanes,
                            GError **error)
 {
     g_autoptr(VlEvacuatePath) path = vl_evacuate_path_new();
@@ -183,8 +183,8 @@ vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
                     peer->name);
         return NULL;
     }
-    if (max_links == 0)
-        max_links = migration->max_lanes;
+    if (max_lanes == VL_EVACUATE_LANES_FROM_POLICY)
+        max_lanes = migration->max_lanes;
     path->channels_per_link = MAX(1, migration->channels_per_lane);
     path->max_downtime_s = migration->max_downtime_ms / 1000.0;
 
@@ -192,7 +192,7 @@ vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
     if (!vl_evacuate_path_add_link(path, "base", first->bandwidth_mbit * 1e6 / 8,
                                    error))
         return NULL;
-    for (i = 0; i < peer->lanes->len && path->links->len < max_links; i++) {
+    for (i = 0; i < peer->lanes->len && i < max_lanes; i++) {
         const VlLaneConfig *lane = g_ptr_array_index(peer->lanes, i);
 
         if (!vl_evacuate_path_add_link(path, lane->interface,

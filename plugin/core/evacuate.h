@@ -154,22 +154,26 @@ gboolean vl_evacuate_path_add_link(VlEvacuatePath *path, const char *name,
 const VlPeerConfig *vl_evacuate_find_peer(const VlMigrationPolicy *migration,
                                           const char *dest_uri);
 
+/* vl_evacuate_path_from_peer()'s @max_lanes for the policy's max_lanes. */
+#define VL_EVACUATE_LANES_FROM_POLICY G_MAXUINT
+
 /**
  * vl_evacuate_path_from_peer:
  * @migration: the policy's migration object (borrowed)
  * @peer: the destination (borrowed)
- * @max_links: most links to use; 0 for the policy's max_lanes
+ * @max_lanes: most lanes besides the base path (0: the base path alone),
+ *   or VL_EVACUATE_LANES_FROM_POLICY
  * @error: (out) (optional): VL_ERROR_INVALID when the peer declares no
  *   lane (no rate is then known)
  *
  * The path to @peer: a base path as fast as the first lane (what
  * "virt-lanes migrate" assumes when no base rate is declared), then the
- * peer's lanes in bring-up order, @max_links links in all.
+ * peer's lanes in bring-up order, at most @max_lanes of them.
  * Returns: (transfer full): the path
  */
 VlEvacuatePath *vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
                                            const VlPeerConfig *peer,
-                                           guint max_links, GError **error);
+                                           guint max_lanes, GError **error);
 
 /**
  * vl_evacuate_estimate_links:

@@ -454,10 +454,11 @@ START_TEST(test_path_from_policy)
     peer = vl_evacuate_find_peer(policy->migration, "qemu+tcp://198.18.0.12/system");
     ck_assert_ptr_nonnull(peer);
 
-    /* max_lanes links: the base path (as fast as lane1) and two lanes */
-    path = vl_evacuate_path_from_peer(policy->migration, peer, 0, &error);
+    /* the base path (as fast as lane1) and max_lanes lanes */
+    path = vl_evacuate_path_from_peer(policy->migration, peer,
+                                      VL_EVACUATE_LANES_FROM_POLICY, &error);
     ck_assert_ptr_nonnull(path);
-    ck_assert_uint_eq(path->links->len, 3);
+    ck_assert_uint_eq(path->links->len, 3 + 1);
     link = g_ptr_array_index(path->links, 0);
     ck_assert_str_eq(link->name, "base");
     ck_assert_double_eq(link->bps, 200e6 / 8);
@@ -469,6 +470,9 @@ START_TEST(test_path_from_policy)
     g_clear_pointer(&path, vl_evacuate_path_free);
 
     path = vl_evacuate_path_from_peer(policy->migration, peer, 1, &error);
+    ck_assert_uint_eq(path->links->len, 2);
+    g_clear_pointer(&path, vl_evacuate_path_free);
+    path = vl_evacuate_path_from_peer(policy->migration, peer, 0, &error);
     ck_assert_uint_eq(path->links->len, 1);
     g_clear_pointer(&path, vl_evacuate_path_free);
 
