@@ -428,7 +428,10 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
 {
     GPtrArray *domains = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
     g_autofree gboolean *measuring = g_new0(gboolean, moving->len);
-    gint64 started = g_get_real_time() / G_USEC_PER_SEC;
+    /* The start time of a measurement already there, to tell ours from
+     * it: QEMU stamps them with its own clock, not the wall clock. */
+    g_autofree gint64 *old_start = g_new0(gint64, moving->len);
+    g_autofree gboolean *had_old = g_new0(gboolean, moving->len);
     guint i;
 
     for (i = 0; i < moving->len; i++) {
@@ -442,7 +445,13 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
         }
         if (ev->dirty_sample_s > 0) {
             g_autoptr(GError) error = NULL;
+            VlDirtyRateSample old;
 
+            if (vl_dirtyrate_query(dom, &old, NULL) &&
+                old.status != VL_DIRTYRATE_UNSTARTED) {
+                had_old[i] = TRUE;
+                old_start[i] = old.start_time;
+            }
             measuring[i] = vl_dirtyrate_start(dom, (int)ev->dirty_sample_s, &error);
             if (!measuring[i]) {
                 g_autofree char *s = shown(d->name);
@@ -473,7 +482,7 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
             /* An older measurement may still be there until ours ends. */
             if (sample.status == VL_DIRTYRATE_MEASURED && sample.has_rate &&
                 sample.period_s == (int)ev->dirty_sample_s &&
-                sample.start_time >= started - 1) {
+                (!had_old[i] || sample.start_time != old_start[i])) {
                 d->dirty_rate_bps = sample.bytes_per_second;
                 break;
             }

@@ -362,6 +362,9 @@ vl_evacuate_plan_compute(const VlGraph *graph, GPtrArray *domains,
 
         step->name = g_strdup(d->name);
         vl_graph_lookup(graph, d->name, &step->vertex);
+        step->memory_bytes = d->memory_bytes;
+        step->zero_bytes = d->zero_bytes;
+        step->dirty_rate_bps = d->dirty_rate_bps;
         step->duration_s = NAN;
         if (config->estimate) {
             if (!config->estimate(config->estimate_data, d, plan->sharing,
@@ -456,6 +459,9 @@ vl_evacuate_plan_to_json(const VlEvacuatePlan *plan)
             json_object_array_add(links, json_object_new_string(m->links[j]));
         json_object_object_add(move, "position", json_object_new_int(i + 1));
         json_object_object_add(move, "domain", json_object_new_string(step->name));
+        json_object_object_add(move, "memory_bytes", json_number(step->memory_bytes));
+        json_object_object_add(move, "zero_bytes", json_number(step->zero_bytes));
+        json_object_object_add(move, "dirty_rate_bps", json_number(step->dirty_rate_bps));
         json_object_object_add(move, "estimated", json_object_new_boolean(m->estimated));
         json_object_object_add(move, "links", links);
         json_object_object_add(move, "channels", json_object_new_int(m->channels));

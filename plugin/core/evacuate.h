@@ -200,6 +200,9 @@ void vl_evacuate_plan_config_init(VlEvacuatePlanConfig *config);
 typedef struct {
     char *name;
     guint vertex;               /* in the plan's graph */
+    double memory_bytes;        /* the domain's inputs, as given */
+    double zero_bytes;
+    double dirty_rate_bps;      /* NAN when not measured */
     VlEvacuateMoveEstimate move;
     double duration_s;          /* predicted job time: NAN unknown,
                                  * INFINITY when it does not converge */
@@ -249,7 +252,8 @@ GStrv vl_evacuate_plan_get_order(const VlEvacuatePlan *plan);
 /*
  * {"concurrency", "sharing", "edges", "max_stretch", "total_stretch",
  *  "method", "optimal", "total_s",
- *  "moves": [{"position", "domain", "estimated", "links", "channels",
+ *  "moves": [{"position", "domain", "memory_bytes", "zero_bytes",
+ *             "dirty_rate_bps", "estimated", "links", "channels",
  *             "bandwidth_bps", "duration_s", "downtime_s", "converges",
  *             "verdict", "start_s", "end_s"}]};
  * numbers that are unknown or infinite are null.  Caller owns it.

@@ -75,7 +75,10 @@ mapfile -t planned < <(jq -r '.moves[].domain' <<<"$plan")
 [ "${planned[1]}" = "$G3" ] || t_fail "the plan does not follow the affinities: ${planned[*]}"
 jq -e '.max_stretch == 1 and .optimal and ([.moves[] | select(.estimated)] | length) == 3' \
     >/dev/null <<<"$plan" || t_fail "plan: $plan"
-jq -e 'select(.event == "plan") | .traffic.observed' "$out" >/dev/null ||
+# each guest's dirty rate was measured (page sampling), its memory read
+jq -e '[.moves[] | select(.dirty_rate_bps != null and .memory_bytes == 268435456)] | length == 3' \
+    >/dev/null <<<"$plan" || t_fail "dirty rates or memory missing: $plan"
+jq -s -e 'map(select(.event == "plan"))[0].traffic.observed' "$out" >/dev/null ||
     t_fail "the connection tracking table of host a was not read"
 
 # The moves, in the planned order, one at a time.
