@@ -392,6 +392,12 @@ START_TEST(test_plan_unknown_and_hopeless)
         ck_assert(json_object_object_get_ex(m, "estimated", &est));
         ck_assert_int_eq(json_object_get_boolean(est),
                          !g_str_equal(step_name(plan, i), "b"));
+        /* the inputs as given: memory, and no dirty rate measured */
+        ck_assert(json_object_object_get_ex(m, "memory_bytes", &est));
+        ck_assert_double_eq(json_object_get_double(est),
+                            g_str_equal(step_name(plan, i), "b") ? 0 : 10);
+        ck_assert(json_object_object_get_ex(m, "dirty_rate_bps", &est));
+        ck_assert_ptr_null(est);
     }
 }
 END_TEST
