@@ -48,6 +48,14 @@ static const KeySpec key_specs[] = {
     { "libvirt", "reconnect_max", KEY_UINT,
       G_STRUCT_OFFSET(VlConfig, reconnect_max_s),
       VL_CONFIG_RECONNECT_MIN, VL_CONFIG_RECONNECT_MAX },
+    { "daemon", "policy_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, policy_dir), 0, 0 },
+    { "containers", "tick_s", KEY_UINT, G_STRUCT_OFFSET(VlConfig, tick_s),
+      VL_CONFIG_TICK_MIN, VL_CONFIG_TICK_MAX },
+    { "containers", "audit_log", KEY_PATH, G_STRUCT_OFFSET(VlConfig, audit_log), 0, 0 },
+    { "containers", "dry_run", KEY_BOOL, G_STRUCT_OFFSET(VlConfig, dry_run), 0, 0 },
+    { "containers", "home_uri", KEY_URI, G_STRUCT_OFFSET(VlConfig, home_uri), 0, 0 },
+    { "containers", "stats_replay", KEY_PATH,
+      G_STRUCT_OFFSET(VlConfig, stats_replay), 0, 0 },
 };
 
 VlConfig *
@@ -64,6 +72,12 @@ vl_config_new(void)
     config->keepalive_count = 3;
     config->reconnect_min_s = 1;
     config->reconnect_max_s = 30;
+    config->policy_dir = g_strdup(VL_POLICYDIR);
+    config->tick_s = 60;
+    config->audit_log = g_build_filename(VL_LOGDIR, "containers-audit.jsonl", NULL);
+    config->dry_run = FALSE;
+    config->home_uri = NULL;
+    config->stats_replay = NULL;
     return config;
 }
 
@@ -77,6 +91,10 @@ vl_config_copy(const VlConfig *config)
     copy->socket_path = g_strdup(config->socket_path);
     copy->pid_file = g_strdup(config->pid_file);
     copy->log_file = g_strdup(config->log_file);
+    copy->policy_dir = g_strdup(config->policy_dir);
+    copy->audit_log = g_strdup(config->audit_log);
+    copy->home_uri = g_strdup(config->home_uri);
+    copy->stats_replay = g_strdup(config->stats_replay);
     return copy;
 }
 
@@ -89,6 +107,10 @@ vl_config_free(VlConfig *config)
     g_free(config->socket_path);
     g_free(config->pid_file);
     g_free(config->log_file);
+    g_free(config->policy_dir);
+    g_free(config->audit_log);
+    g_free(config->home_uri);
+    g_free(config->stats_replay);
     g_free(config);
 }
 
@@ -113,6 +135,8 @@ vl_config_apply_overrides(VlConfig *config, const VlConfigOverrides *overrides)
     }
     if (overrides->verbose)
         config->verbose = TRUE;
+    if (overrides->dry_run)
+        config->dry_run = TRUE;
 }
 
 static const KeySpec *

@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 #define VL_CONFIG_KEEPALIVE_COUNT_MAX 100
 #define VL_CONFIG_RECONNECT_MIN 1
 #define VL_CONFIG_RECONNECT_MAX 3600
+#define VL_CONFIG_TICK_MIN 1
+#define VL_CONFIG_TICK_MAX 3600
 
 typedef struct {
     char *uri;              /* [daemon] uri: libvirt URI */
@@ -32,6 +34,14 @@ typedef struct {
     guint keepalive_count;  /* [libvirt] keepalive_count */
     guint reconnect_min_s;  /* [libvirt] reconnect_min: first retry delay */
     guint reconnect_max_s;  /* [libvirt] reconnect_max: retry delay cap */
+    char *policy_dir;       /* [daemon] policy_dir: the policy directory */
+    guint tick_s;           /* [containers] tick_s: the sampling cycle */
+    char *audit_log;        /* [containers] audit_log: the audit file */
+    gboolean dry_run;       /* [containers] dry_run: decide, never act */
+    char *home_uri;         /* [containers] home_uri: nullable; this host
+                             * as peers reach it (bring_back) */
+    char *stats_replay;     /* [containers] stats_replay: nullable; TEST
+                             * ONLY: replay recorded statistics */
 } VlConfig;
 
 /* What the command line gave; NULL/FALSE means "not given". Borrowed. */
@@ -41,6 +51,7 @@ typedef struct {
     const char *pid_file;
     const char *log_file;
     gboolean verbose;
+    gboolean dry_run;
 } VlConfigOverrides;
 
 /* The compiled defaults.  Caller owns the result. */

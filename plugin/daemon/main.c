@@ -28,6 +28,7 @@ static char *opt_pid_file;
 static gboolean opt_verbose;
 static gboolean opt_daemon;
 static gboolean opt_check_config;
+static gboolean opt_dry_run;
 static gboolean opt_version;
 
 static GOptionEntry option_entries[] = {
@@ -46,6 +47,8 @@ static GOptionEntry option_entries[] = {
     { "pid-file", 'p', 0, G_OPTION_ARG_FILENAME, &opt_pid_file,
       "Write and lock a pid file (default with --daemon: " VL_RUNSTATEDIR "/virt-lanesd.pid)",
       "FILE" },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &opt_dry_run,
+      "Decide container actions and audit them, but never carry them out", NULL },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check_config,
       "Check the configuration file and exit", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
@@ -163,6 +166,7 @@ run(int *argc, char ***argv)
     overrides.log_file = opt_log_file;
     overrides.verbose = opt_verbose;
     overrides.pid_file = opt_pid_file;
+    overrides.dry_run = opt_dry_run;
     if (opt_daemon && !opt_pid_file && !config->pid_file) {
         default_pid_file = g_build_filename(VL_RUNSTATEDIR, "virt-lanesd.pid", NULL);
         overrides.pid_file = default_pid_file;
