@@ -7,6 +7,7 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
+#include "container-manager.h"
 #include "daemon.h"
 #include "events.h"
 #include "ipc.h"
@@ -29,6 +30,7 @@ struct _VlDaemon {
     VlEvents *events;
     VlConn *conn;
     VlIpcServer *server;
+    VlContainerManager *containers;
 };
 
 typedef void (*RequestHandler)(VlDaemon *daemon,
@@ -85,6 +87,7 @@ on_connected(VlConn *conn, virConnectPtr vconn, gpointer user_data)
     else if (!vl_events_has_qemu_monitor(daemon->events))
         daemon_log(daemon, G_LOG_LEVEL_DEBUG,
                    "No QEMU monitor events from '%s'", vl_conn_get_uri(conn));
+    vl_container_manager_attach(daemon->containers, vconn);
 }
 
 static void
@@ -94,6 +97,7 @@ on_disconnected(VlConn *conn, virConnectPtr vconn G_GNUC_UNUSED,
     VlDaemon *daemon = user_data;
 
     vl_events_detach(daemon->events);
+    vl_container_manager_detach(daemon->containers);
     daemon_log(daemon, lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
                "Disconnected from '%s': %s", vl_conn_get_uri(conn), reason);
 }
@@ -222,11 +226,19 @@ handle_status(VlDaemon *daemon, VlIpcRequest *request,
     vl_ipc_request_reply(request, vl_daemon_status(daemon));
 }
 
+static void
+handle_containers(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    vl_ipc_request_reply(request,
+                         vl_container_manager_reply(daemon->containers, msg));
+}
+
 /* Adding a request type is one line here. */
 static const struct {
     const char *type;
     RequestHandler handler;
 } request_handlers[] = {
+    { "containers", handle_containers },
     { "hook", handle_hook },
     { "ping", handle_ping },
     { "status", handle_status },
@@ -282,6 +294,8 @@ vl_daemon_new(VlConfig *config,
     daemon->events = vl_events_new(daemon->domains);
     conn_options_from_config(config, &options);
     daemon->conn = vl_conn_new(config->uri, &options, &handlers, daemon);
+    daemon->containers = vl_container_manager_new(daemon->conn, log_func,
+                                                  log_data);
     return daemon;
 }
 
@@ -293,6 +307,7 @@ vl_daemon_free(VlDaemon *daemon)
     /* Reverse order of start: stop serving (removes the socket), then
      * drop the connection (which detaches the events), then the state. */
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
+    g_clear_pointer(&daemon->containers, vl_container_manager_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
     g_clear_pointer(&daemon->events, vl_events_free);
     g_clear_pointer(&daemon->domains, vl_domain_table_free);
@@ -306,6 +321,9 @@ vl_daemon_start(VlDaemon *daemon, GError **error)
 {
     g_return_val_if_fail(daemon->server == NULL, FALSE);
 
+    if (!vl_container_manager_configure(daemon->containers, daemon->config,
+                                        error))
+        return FALSE;
     daemon->server = vl_ipc_server_new(daemon->config->socket_path,
                                        on_request, daemon, error);
     if (!daemon->server)
@@ -345,6 +363,10 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
                       daemon->config->pid_file);
     keep_restart_only(daemon, "log_file", &next->log_file,
                       daemon->config->log_file);
+
+    /* The last step that can fail: everything after it only applies. */
+    if (!vl_container_manager_configure(daemon->containers, next, error))
+        return FALSE;
 
     if (next->verbose != daemon->config->verbose)
         g_log_set_debug_enabled(next->verbose);
