@@ -11,8 +11,8 @@
  * answered with an error, never trusted.  The full protocol is in
  * docs/architecture.md.
  *
- * Request types: "hook" (from virt-lanes-hook), "status", "ping" (from
- * the CLI).
+ * Request types: "hook" (from virt-lanes-hook), "status", "ping",
+ * "containers" (from the CLI).
  */
 #pragma once
 
