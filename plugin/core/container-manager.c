@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
 
 #include "audit.h"
 #include "container-manager.h"
@@ -799,8 +800,8 @@ tick_container(VlContainerManager *manager, Container *c, VlSample *sample,
 
         vl_container_state_get_member(c->state, i, &info);
         v->member = info.name;
-        if (sample && !(entry = vl_sample_lookup(sample, info.name)))
-            entry = NULL;
+        if (sample)
+            entry = vl_sample_lookup(sample, info.name);
         for (j = 0; j < VL_INDICATOR_LAST; j++)
             v->values[j] = entry ? entry->values[j] : VL_INDICATOR_UNKNOWN;
     }
@@ -927,13 +928,15 @@ vl_container_manager_configure(VlContainerManager *manager,
     if (!policy)
         return FALSE;
 
-    if (g_strcmp0(config->stats_replay, manager->replay_path) != 0 ||
-        (!manager->configured && !manager->source_overridden)) {
-        source = config->stats_replay ?
-            vl_stats_source_new_replay(config->stats_replay, error) :
-            vl_stats_source_new_libvirt();
+    /* A recording is read again on every reload (it may have changed);
+     * libvirt is only (re)installed when no test put its own source in. */
+    if (config->stats_replay) {
+        source = vl_stats_source_new_replay(config->stats_replay, error);
         if (!source)
             return FALSE;
+    } else if (manager->replay_path ||
+               (!manager->configured && !manager->source_overridden)) {
+        source = vl_stats_source_new_libvirt();
     }
 
     if (policy->containers->len > 0) {
@@ -1037,6 +1040,10 @@ vl_container_manager_new(VlConn *conn, VlContainerManagerLogFunc log_func,
         .member_state = on_member_state,
         .finished = on_finished,
     };
+
+    /* Domain XML is parsed in worker threads: libxml2 wants its global
+     * state set up once, from the main thread, before that. */
+    xmlInitParser();
 
     manager->conn = conn;
     manager->log_func = log_func;

@@ -110,7 +110,8 @@ gboolean vl_container_manager_read_tag(virDomainPtr dom,
 
 /* ---- for tests ------------------------------------------------------ */
 
-/* Replaces the statistics source until the next configure(). */
+/* Replaces the statistics source; a later configure() keeps it unless
+ * its stats_replay is set or changes. */
 void vl_container_manager_set_stats_source(VlContainerManager *manager,
                                            VlStatsSource *source);
 

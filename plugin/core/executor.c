@@ -18,6 +18,7 @@
 
 #include <gio/gio.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
 
 #include "executor.h"
 #include "template.h"
@@ -27,7 +28,6 @@
 
 /* A start, define or state query that takes longer has hung. */
 #define STEP_WATCHDOG_S 300
-/* After a destroy, or the STOPPED event, the state is read once more. */
 
 typedef enum {
     STEP_DEFINE,
@@ -1316,6 +1316,8 @@ vl_executor_new(const VlExecutorHandlers *handlers, gpointer user_data)
 {
     VlExecutor *executor = g_new0(VlExecutor, 1);
 
+    /* Templates are rewritten in worker threads (see template.c). */
+    xmlInitParser();
     if (handlers)
         executor->handlers = *handlers;
     executor->user_data = user_data;
