@@ -1119,10 +1119,19 @@ number_or_null(double value)
         json_object_new_double(value) : NULL;
 }
 
+/* Domain names and libvirt's messages are not necessarily UTF-8; the
+ * reply must be (U+FFFD in place of bad bytes, as in the audit log). */
 static json_object *
 string_or_null(const char *s)
 {
-    return s ? json_object_new_string(s) : NULL;
+    g_autofree char *valid = NULL;
+
+    if (!s)
+        return NULL;
+    if (g_utf8_validate(s, -1, NULL))
+        return json_object_new_string(s);
+    valid = g_utf8_make_valid(s, -1);
+    return json_object_new_string(valid);
 }
 
 static json_object *
@@ -1131,7 +1140,7 @@ strv_to_json(const char *const *strv)
     json_object *array = json_object_new_array();
 
     for (; strv && *strv; strv++)
-        json_object_array_add(array, json_object_new_string(*strv));
+        json_object_array_add(array, string_or_null(*strv));
     return array;
 }
 
@@ -1228,7 +1237,7 @@ container_to_json(VlContainerManager *manager, Container *c, gint64 now)
     guint i;
     int j;
 
-    json_object_object_add(obj, "name", json_object_new_string(c->name));
+    json_object_object_add(obj, "name", string_or_null(c->name));
     json_object_object_add(obj, "description", string_or_null(p->description));
     json_object_object_add(obj, "mode",
                            json_object_new_string(vl_container_mode_to_string(p->mode)));
@@ -1257,7 +1266,7 @@ container_to_json(VlContainerManager *manager, Container *c, gint64 now)
             for (j = 0; j < VL_INDICATOR_LAST; j++)
                 means[j] += info.values[j];
         }
-        json_object_object_add(m, "name", json_object_new_string(info.name));
+        json_object_object_add(m, "name", string_or_null(info.name));
         json_object_object_add(m, "state",
                                json_object_new_string(vl_container_member_state_to_string(info.state)));
         json_object_object_add(m, "host", string_or_null(info.host));
