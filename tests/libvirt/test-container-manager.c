@@ -363,6 +363,12 @@ wait_members(Fixture *fx, const char *name, const char *expected)
     }
 }
 
+static gboolean
+never(gpointer data G_GNUC_UNUSED)
+{
+    return FALSE;
+}
+
 /* ---- membership ----------------------------------------------------------- */
 
 START_TEST(test_membership)
@@ -390,9 +396,18 @@ START_TEST(test_regroup_on_events)
     /* Untagged: back to what its name says. */
     set_tag(fx, "web-1", NULL);
     wait_members(fx, "web", "other:off,sb 1; 'q':off,tagged:running,web-1:running");
-    /* A tag naming no container: in none. */
+    /* A template stays out, even tagged; a tag naming no container
+     * puts a domain in none. */
+    set_tag(fx, "web-tmpl", "web");
     set_tag(fx, "tagged", "nowhere");
     wait_members(fx, "web", "other:off,sb 1; 'q':off,web-1:running");
+    /* Lookups run in parallel threads: give the template's its time. */
+    vl_test_loop_run_until(never, NULL, 500);
+    {
+        g_autofree char *now = members(fx, "web");
+
+        ck_assert_str_eq(now, "other:off,sb 1; 'q':off,web-1:running");
+    }
 
     /* Defined later, started, stopped, undefined. */
     define(fx, "db-9", FALSE);
