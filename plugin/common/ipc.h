@@ -11,7 +11,8 @@
  * answered with an error, never trusted.  The full protocol is in
  * docs/architecture.md.
  *
- * Request types: "hook" (from virt-lanes-hook), "status", "ping",
+ * Request types: "hook" (from virt-lanes-hook), "status", "ping", "lanes",
+ * "lanes-up", "lanes-down" (from the CLI and 'virt-lanes migrate'),
  * "containers" (from the CLI).
  */
 #pragma once

@@ -48,6 +48,11 @@ static const KeySpec key_specs[] = {
     { "libvirt", "reconnect_max", KEY_UINT,
       G_STRUCT_OFFSET(VlConfig, reconnect_max_s),
       VL_CONFIG_RECONNECT_MIN, VL_CONFIG_RECONNECT_MAX },
+    { "lanes", "journal", KEY_PATH, G_STRUCT_OFFSET(VlConfig, lane_journal), 0, 0 },
+    { "lanes", "script_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, script_dir), 0, 0 },
+    { "lanes", "state_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, lane_state_dir), 0, 0 },
+    { "lanes", "table_base", KEY_UINT, G_STRUCT_OFFSET(VlConfig, lane_table_base),
+      VL_CONFIG_TABLE_BASE_MIN, VL_CONFIG_TABLE_BASE_MAX },
     { "daemon", "policy_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, policy_dir), 0, 0 },
     { "containers", "tick_s", KEY_UINT, G_STRUCT_OFFSET(VlConfig, tick_s),
       VL_CONFIG_TICK_MIN, VL_CONFIG_TICK_MAX },
@@ -73,6 +78,10 @@ vl_config_new(void)
     config->reconnect_min_s = 1;
     config->reconnect_max_s = 30;
     config->policy_dir = g_strdup(VL_POLICYDIR);
+    config->lane_journal = g_strdup(VL_STATEDIR "/lanes.json");
+    config->script_dir = g_strdup(VL_SCRIPTDIR);
+    config->lane_state_dir = g_strdup(VL_RUNSTATEDIR "/lanes");
+    config->lane_table_base = VL_CONFIG_TABLE_BASE_DEFAULT;
     config->tick_s = 60;
     config->audit_log = g_build_filename(VL_LOGDIR, "containers-audit.jsonl", NULL);
     config->dry_run = FALSE;
@@ -92,6 +101,9 @@ vl_config_copy(const VlConfig *config)
     copy->pid_file = g_strdup(config->pid_file);
     copy->log_file = g_strdup(config->log_file);
     copy->policy_dir = g_strdup(config->policy_dir);
+    copy->lane_journal = g_strdup(config->lane_journal);
+    copy->script_dir = g_strdup(config->script_dir);
+    copy->lane_state_dir = g_strdup(config->lane_state_dir);
     copy->audit_log = g_strdup(config->audit_log);
     copy->home_uri = g_strdup(config->home_uri);
     copy->stats_replay = g_strdup(config->stats_replay);
@@ -108,6 +120,9 @@ vl_config_free(VlConfig *config)
     g_free(config->pid_file);
     g_free(config->log_file);
     g_free(config->policy_dir);
+    g_free(config->lane_journal);
+    g_free(config->script_dir);
+    g_free(config->lane_state_dir);
     g_free(config->audit_log);
     g_free(config->home_uri);
     g_free(config->stats_replay);
@@ -135,6 +150,18 @@ vl_config_apply_overrides(VlConfig *config, const VlConfigOverrides *overrides)
     }
     if (overrides->verbose)
         config->verbose = TRUE;
+    if (overrides->policy_dir) {
+        g_free(config->policy_dir);
+        config->policy_dir = g_strdup(overrides->policy_dir);
+    }
+    if (overrides->lane_journal) {
+        g_free(config->lane_journal);
+        config->lane_journal = g_strdup(overrides->lane_journal);
+    }
+    if (overrides->script_dir) {
+        g_free(config->script_dir);
+        config->script_dir = g_strdup(overrides->script_dir);
+    }
     if (overrides->dry_run)
         config->dry_run = TRUE;
 }

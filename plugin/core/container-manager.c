@@ -76,7 +76,7 @@ struct _VlContainerManager {
     gpointer log_data;
 
     gboolean configured;
-    VlPolicy *policy;
+    const VlPolicy *policy;         /* borrowed from the daemon */
     char *policy_dir;
     GPtrArray *containers;          /* Container*, in policy order */
     GHashTable *by_name;            /* name -> Container* */
@@ -887,16 +887,6 @@ on_timer(gpointer data)
 
 /* ---- configuration ----------------------------------------------------- */
 
-static VlPolicy *
-load_policy(const char *dir, GError **error)
-{
-    GStatBuf st;
-
-    if (g_stat(dir, &st) < 0 && errno == ENOENT)
-        return vl_policy_new();
-    return vl_policy_load_dir(dir, error);
-}
-
 static VlAudit *
 open_audit(const char *path, GError **error)
 {
@@ -912,9 +902,9 @@ open_audit(const char *path, GError **error)
 
 gboolean
 vl_container_manager_configure(VlContainerManager *manager,
-                               const VlConfig *config, GError **error)
+                               const VlConfig *config, const VlPolicy *policy,
+                               GError **error)
 {
-    g_autoptr(VlPolicy) policy = NULL;
     g_autoptr(VlStatsSource) source = NULL;
     g_autoptr(VlAudit) audit_log = NULL;
     g_autoptr(GPtrArray) containers = NULL;
@@ -923,10 +913,6 @@ vl_container_manager_configure(VlContainerManager *manager,
     GHashTableIter iter;
     gpointer value;
     guint i;
-
-    policy = load_policy(config->policy_dir, error);
-    if (!policy)
-        return FALSE;
 
     /* A recording is read again on every reload (it may have changed);
      * libvirt is only (re)installed when no test put its own source in. */
@@ -1003,8 +989,7 @@ vl_container_manager_configure(VlContainerManager *manager,
     g_hash_table_unref(manager->by_name);
     manager->containers = g_steal_pointer(&containers);
     manager->by_name = g_steal_pointer(&by_name);
-    vl_policy_free(manager->policy);
-    manager->policy = g_steal_pointer(&policy);
+    manager->policy = policy;
 
     /* Regroup every domain under the new policy. */
     g_hash_table_iter_init(&iter, manager->domains);
@@ -1048,7 +1033,6 @@ vl_container_manager_new(VlConn *conn, VlContainerManagerLogFunc log_func,
     manager->conn = conn;
     manager->log_func = log_func;
     manager->log_data = log_data;
-    manager->policy = vl_policy_new();
     manager->containers = g_ptr_array_new_with_free_func((GDestroyNotify)container_free);
     manager->by_name = g_hash_table_new(g_str_hash, g_str_equal);
     manager->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -1075,7 +1059,6 @@ vl_container_manager_free(VlContainerManager *manager)
     g_ptr_array_unref(manager->containers);
     g_hash_table_unref(manager->by_name);
     g_hash_table_unref(manager->domains);
-    vl_policy_free(manager->policy);
     g_array_unref(manager->scratch);
     g_free(manager->policy_dir);
     g_free(manager->replay_path);

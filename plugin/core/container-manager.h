@@ -29,6 +29,7 @@
 
 #include "conn.h"
 #include "executor.h"
+#include "policy.h"
 #include "stats-source.h"
 #include "vl-config.h"
 
@@ -57,19 +58,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlContainerManager, vl_container_manager_free)
 
 /**
  * vl_container_manager_configure:
- * @config: (transfer none): [daemon] policy_dir and the [containers] keys
- * @error: (out) (optional): the policy, recording or audit log error
+ * @config: (transfer none): [daemon] policy_dir (for display) and the
+ *     [containers] keys
+ * @policy: (transfer none): the daemon's policy, already read; borrowed
+ *     until the next successful configure() or the manager's end
+ * @error: (out) (optional): the recording or audit log error
  *
- * All or nothing: reads the policy directory (a missing directory is an
- * empty policy), the stats_replay recording when set, and opens (or, at
- * the same path, reopens: logrotate) the audit log when any container is
- * defined; only when all of that worked does anything change.  The
- * first successful call starts the cycle timer; later ones apply a new
- * tick_s at once.  Container states survive for containers that keep
- * their name.
+ * All or nothing: reads the stats_replay recording when set and opens
+ * (or, at the same path, reopens: logrotate) the audit log when any
+ * container is defined; only when all of that worked does anything
+ * change.  The first successful call starts the cycle timer; later ones
+ * apply a new tick_s at once.  Container states survive for containers
+ * that keep their name, and every domain is regrouped.
  */
 gboolean vl_container_manager_configure(VlContainerManager *manager,
                                         const VlConfig *config,
+                                        const VlPolicy *policy,
                                         GError **error);
 
 /* A connection is up (@vconn borrowed, referenced until detach): event

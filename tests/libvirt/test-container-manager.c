@@ -81,6 +81,7 @@ fake_set_cpu(FakeStats *fake, const char *name, double cpu)
 typedef struct {
     char *dir;
     char *policy_dir;
+    VlPolicy *policy;           /* what the daemon would have read */
     char *audit_path;
     VlConfig *config;
     VlConn *conn;
@@ -123,6 +124,17 @@ write_policy(Fixture *fx, const char *json)
 
     ck_assert(g_file_set_contents(path, json, -1, NULL));
     ck_assert_int_eq(g_chmod(path, 0600), 0);
+}
+
+/* Reads the policy as the daemon does. */
+static VlPolicy *
+read_policy(Fixture *fx)
+{
+    g_autoptr(GError) error = NULL;
+    VlPolicy *policy = vl_policy_load_dir(fx->policy_dir, &error);
+
+    ck_assert_msg(policy != NULL, "%s", error ? error->message : "");
+    return policy;
 }
 
 static gboolean
@@ -222,7 +234,9 @@ fixture_new_with(const char *policy, gboolean dry_run)
 
     fx->conn = vl_conn_new("test:///default", &options, &handlers, fx);
     fx->manager = vl_container_manager_new(fx->conn, collect_log, fx);
-    ck_assert_msg(vl_container_manager_configure(fx->manager, fx->config, &error),
+    fx->policy = read_policy(fx);
+    ck_assert_msg(vl_container_manager_configure(fx->manager, fx->config,
+                                                 fx->policy, &error),
                   "%s", error ? error->message : "");
     vl_container_manager_set_stats_source(fx->manager, fx->source);
     vl_conn_start(fx->conn);
@@ -264,6 +278,7 @@ fixture_free(Fixture *fx)
 {
     g_clear_pointer(&fx->manager, vl_container_manager_free);
     g_clear_pointer(&fx->conn, vl_conn_free);
+    vl_policy_free(fx->policy);
     vl_stats_source_unref(fx->source);
     g_hash_table_unref(fx->fake.cpu);
     g_hash_table_unref(fx->fake.cpu_time);
@@ -668,31 +683,49 @@ END_TEST
 
 /* ---- configuration ------------------------------------------------------ */
 
-START_TEST(test_bad_policy_keeps_old)
+/* A reload that fails (a bad recording) changes nothing; a good one
+ * drops "db", keeps "web" and regroups. */
+START_TEST(test_reconfigure)
 {
     Fixture *fx = fixture_new("enforce", FALSE);
     g_autoptr(GError) error = NULL;
     g_autoptr(json_object) reply = NULL;
+    g_autofree char *bad = g_build_filename(fx->dir, "bad.rec", NULL);
+    VlPolicy *next = NULL;
 
-    write_policy(fx, "{\"containers\": [{\"name\": \"web\", \"min_active\": -1}]}");
-    ck_assert(!vl_container_manager_configure(fx->manager, fx->config, &error));
-    ck_assert_ptr_nonnull(strstr(error->message, "min_active"));
+    ck_assert(g_file_set_contents(bad, "@sample x\n", -1, NULL));
+    write_policy(fx, "{\"containers\": [{\"name\": \"web\","
+                     " \"members\": {\"name_globs\": [\"web-*\"]}}]}");
+    next = read_policy(fx);
+    fx->config->stats_replay = g_strdup(bad);
+    ck_assert(!vl_container_manager_configure(fx->manager, fx->config, next,
+                                              &error));
+    ck_assert_msg(g_str_has_suffix(error->message,
+                                   ":1: Sample time 'x' is not a number of seconds from 0 to 1000000000"),
+                  "%s", error->message);
     wait_members(fx, "web", "sb 1; 'q':off,tagged:running,web-1:running");
     reply = vl_container_manager_reply(fx->manager, NULL);
     ck_assert_uint_eq(json_object_array_length(get(reply, "containers",
                                                    json_type_array)), 2);
+    ck_assert_str_eq(json_object_get_string(get(reply, "stats_source", json_type_string)),
+                     "fake");
 
-    /* A good one drops "db" and keeps "web"'s state. */
-    write_policy(fx, "{\"containers\": [{\"name\": \"web\","
-                     " \"members\": {\"name_globs\": [\"web-*\"]}}]}");
-    ck_assert_msg(vl_container_manager_configure(fx->manager, fx->config, &error),
+    g_clear_pointer(&fx->config->stats_replay, g_free);
+    ck_assert_msg(vl_container_manager_configure(fx->manager, fx->config, next,
+                                                 &error),
                   "%s", error ? error->message : "");
+    /* The manager now borrows @next; the old policy may go. */
+    vl_policy_free(fx->policy);
+    fx->policy = next;
     /* The standby list is gone; the tag and the glob stay. */
     wait_members(fx, "web", "tagged:running,web-1:running,web-tmpl:off");
     g_clear_pointer(&reply, json_object_put);
     reply = vl_container_manager_reply(fx->manager, NULL);
     ck_assert_uint_eq(json_object_array_length(get(reply, "containers",
                                                    json_type_array)), 1);
+    /* The test's own statistics source stayed. */
+    ck_assert_str_eq(json_object_get_string(get(reply, "stats_source", json_type_string)),
+                     "fake");
     fixture_free(fx);
 }
 END_TEST
@@ -806,7 +839,7 @@ manager_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("status");
-    tcase_add_test(tc, test_bad_policy_keeps_old);
+    tcase_add_test(tc, test_reconfigure);
     tcase_add_test(tc, test_reply_shape);
     suite_add_tcase(s, tc);
     return s;
