@@ -27,6 +27,8 @@ typedef int (*VlCmdFunc)(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_status(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_policy(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_evacuate(const VlCliOptions *opts, int argc, char **argv);
+int vl_cmd_containers(const VlCliOptions *opts, int argc, char **argv);
+int vl_cmd_container(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_lanes(const VlCliOptions *opts, int argc, char **argv);
 
 G_END_DECLS

@@ -46,6 +46,7 @@ vl_audit_record_free(VlAuditRecord *record)
     g_free(record->action);
     g_free(record->reason);
     g_free(record->outcome);
+    g_free(record->error);
     g_free(record);
 }
 
@@ -227,6 +228,9 @@ vl_audit_record_to_json(const VlAuditRecord *record)
     json_object_object_add(obj, "mode",
                            json_object_new_string(mode_to_string(record->mode)));
     json_object_object_add(obj, "outcome", new_utf8_string(record->outcome));
+    /* Only on failures: older readers and lines stay as they were. */
+    if (record->error)
+        json_object_object_add(obj, "error", new_utf8_string(record->error));
 
     return g_strdup(json_object_to_json_string_ext(
         obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -332,7 +336,8 @@ record_from_json(json_object *obj, const char **why)
         !get_string(obj, "action", TRUE, &record->action, why) ||
         !get_string(obj, "reason", FALSE, &record->reason, why) ||
         !get_string(obj, "mode", TRUE, &mode, why) ||
-        !get_string(obj, "outcome", TRUE, &record->outcome, why))
+        !get_string(obj, "outcome", TRUE, &record->outcome, why) ||
+        !get_string(obj, "error", FALSE, &record->error, why))
         return NULL;
     if (!parse_time(time, &record->time_us)) {
         *why = "time";

@@ -38,6 +38,8 @@ typedef struct {
     char *reason;           /* nullable */
     VlContainerMode mode;
     char *outcome;          /* "decided", "advised", "success", "failure" */
+    char *error;            /* nullable: why a "failure" failed; the key
+                             * "error" is written only when set */
 } VlAuditRecord;
 
 /* A record with every pointer NULL, values unknown and no threshold. */

@@ -12,7 +12,8 @@
  * docs/architecture.md.
  *
  * Request types: "hook" (from virt-lanes-hook), "status", "ping", "lanes",
- * "lanes-up", "lanes-down" (from the CLI and 'virt-lanes migrate').
+ * "lanes-up", "lanes-down" (from the CLI and 'virt-lanes migrate'),
+ * "containers" (from the CLI).
  */
 #pragma once
 

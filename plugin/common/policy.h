@@ -186,4 +186,16 @@ const char *vl_hopeless_action_to_string(VlHopelessAction action);
 /* The indicator whose JSON key is @name; FALSE if there is none. */
 gboolean vl_indicator_from_string(const char *name, VlIndicator *indicator);
 
+/* The checks the policy applies to names and addresses, shared with
+ * modules that take the same values from elsewhere (the lane journal):
+ * NULL when @value is fine, else an allocated reason (the message tail
+ * that follows "FILE: PATH: "). */
+char *vl_policy_check_container_name(const char *value);
+char *vl_policy_check_domain_name(const char *value);
+char *vl_policy_check_glob(const char *value);
+char *vl_policy_check_uri(const char *value);
+char *vl_policy_check_interface_name(const char *value);
+char *vl_policy_check_address(const char *value);
+char *vl_policy_check_address_prefix(const char *value);
+
 G_END_DECLS

@@ -36,7 +36,6 @@ static const KeySpec key_specs[] = {
     { "daemon", "pid_file", KEY_PATH, G_STRUCT_OFFSET(VlConfig, pid_file), 0, 0 },
     { "daemon", "log_file", KEY_PATH, G_STRUCT_OFFSET(VlConfig, log_file), 0, 0 },
     { "daemon", "verbose", KEY_BOOL, G_STRUCT_OFFSET(VlConfig, verbose), 0, 0 },
-    { "daemon", "policy_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, policy_dir), 0, 0 },
     { "libvirt", "keepalive_interval", KEY_UINT,
       G_STRUCT_OFFSET(VlConfig, keepalive_interval),
       0, VL_CONFIG_KEEPALIVE_INTERVAL_MAX },
@@ -54,6 +53,14 @@ static const KeySpec key_specs[] = {
     { "lanes", "state_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, lane_state_dir), 0, 0 },
     { "lanes", "table_base", KEY_UINT, G_STRUCT_OFFSET(VlConfig, lane_table_base),
       VL_CONFIG_TABLE_BASE_MIN, VL_CONFIG_TABLE_BASE_MAX },
+    { "daemon", "policy_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, policy_dir), 0, 0 },
+    { "containers", "tick_s", KEY_UINT, G_STRUCT_OFFSET(VlConfig, tick_s),
+      VL_CONFIG_TICK_MIN, VL_CONFIG_TICK_MAX },
+    { "containers", "audit_log", KEY_PATH, G_STRUCT_OFFSET(VlConfig, audit_log), 0, 0 },
+    { "containers", "dry_run", KEY_BOOL, G_STRUCT_OFFSET(VlConfig, dry_run), 0, 0 },
+    { "containers", "home_uri", KEY_URI, G_STRUCT_OFFSET(VlConfig, home_uri), 0, 0 },
+    { "containers", "stats_replay", KEY_PATH,
+      G_STRUCT_OFFSET(VlConfig, stats_replay), 0, 0 },
 };
 
 VlConfig *
@@ -75,6 +82,11 @@ vl_config_new(void)
     config->script_dir = g_strdup(VL_SCRIPTDIR);
     config->lane_state_dir = g_strdup(VL_RUNSTATEDIR "/lanes");
     config->lane_table_base = VL_CONFIG_TABLE_BASE_DEFAULT;
+    config->tick_s = 60;
+    config->audit_log = g_build_filename(VL_LOGDIR, "containers-audit.jsonl", NULL);
+    config->dry_run = FALSE;
+    config->home_uri = NULL;
+    config->stats_replay = NULL;
     return config;
 }
 
@@ -92,6 +104,9 @@ vl_config_copy(const VlConfig *config)
     copy->lane_journal = g_strdup(config->lane_journal);
     copy->script_dir = g_strdup(config->script_dir);
     copy->lane_state_dir = g_strdup(config->lane_state_dir);
+    copy->audit_log = g_strdup(config->audit_log);
+    copy->home_uri = g_strdup(config->home_uri);
+    copy->stats_replay = g_strdup(config->stats_replay);
     return copy;
 }
 
@@ -108,6 +123,9 @@ vl_config_free(VlConfig *config)
     g_free(config->lane_journal);
     g_free(config->script_dir);
     g_free(config->lane_state_dir);
+    g_free(config->audit_log);
+    g_free(config->home_uri);
+    g_free(config->stats_replay);
     g_free(config);
 }
 
@@ -144,6 +162,8 @@ vl_config_apply_overrides(VlConfig *config, const VlConfigOverrides *overrides)
         g_free(config->script_dir);
         config->script_dir = g_strdup(overrides->script_dir);
     }
+    if (overrides->dry_run)
+        config->dry_run = TRUE;
 }
 
 static const KeySpec *

@@ -26,6 +26,8 @@ G_BEGIN_DECLS
 #define VL_CONFIG_TABLE_BASE_MIN 256
 #define VL_CONFIG_TABLE_BASE_MAX 2000000000
 #define VL_CONFIG_TABLE_BASE_DEFAULT 7600
+#define VL_CONFIG_TICK_MIN 1
+#define VL_CONFIG_TICK_MAX 3600
 
 typedef struct {
     char *uri;              /* [daemon] uri: libvirt URI */
@@ -42,6 +44,13 @@ typedef struct {
     char *script_dir;       /* [lanes] script_dir: lane-up, lane-down, lane-steer */
     char *lane_state_dir;   /* [lanes] state_dir: the scripts' notes (under /run) */
     guint lane_table_base;  /* [lanes] table_base: first routing table / fwmark */
+    guint tick_s;           /* [containers] tick_s: the sampling cycle */
+    char *audit_log;        /* [containers] audit_log: the audit file */
+    gboolean dry_run;       /* [containers] dry_run: decide, never act */
+    char *home_uri;         /* [containers] home_uri: nullable; this host
+                             * as peers reach it (bring_back) */
+    char *stats_replay;     /* [containers] stats_replay: nullable; TEST
+                             * ONLY: replay recorded statistics */
 } VlConfig;
 
 /* What the command line gave; NULL/FALSE means "not given". Borrowed. */
@@ -54,6 +63,7 @@ typedef struct {
     const char *policy_dir;
     const char *lane_journal;
     const char *script_dir;
+    gboolean dry_run;
 } VlConfigOverrides;
 
 /* The compiled defaults.  Caller owns the result. */

@@ -442,6 +442,61 @@ vl_container_state_get_cooldown_until(VlContainerState *state)
     return state->cooldown_until;
 }
 
+guint
+vl_container_state_get_n_members(VlContainerState *state)
+{
+    g_return_val_if_fail(state != NULL, 0);
+    return state->members->len;
+}
+
+gboolean
+vl_container_state_get_member(VlContainerState *state, guint index,
+                              VlContainerMemberInfo *info)
+{
+    VlContainerMember *m;
+
+    g_return_val_if_fail(state != NULL && info != NULL, FALSE);
+    if (index >= state->members->len)
+        return FALSE;
+    m = g_ptr_array_index(state->members, index);
+    info->name = m->name;
+    info->state = m->state;
+    info->host = m->host;
+    info->may_start = m->may_start;
+    info->state_since = m->state_since;
+    info->values = m->values;
+    return TRUE;
+}
+
+gboolean
+vl_container_state_get_crossing(VlContainerState *state, const char *member,
+                                VlIndicator indicator,
+                                VlContainerThreshold threshold,
+                                gint64 *since)
+{
+    const VlContainerHysteresis *h;
+    gint64 value;
+
+    g_return_val_if_fail(state != NULL && since != NULL, FALSE);
+    g_return_val_if_fail(indicator < VL_INDICATOR_LAST, FALSE);
+    g_return_val_if_fail(threshold < VL_CONTAINER_THRESHOLD_LAST, FALSE);
+
+    if (member) {
+        VlContainerMember *m = g_hash_table_lookup(state->by_name, member);
+
+        if (!m)
+            return FALSE;
+        h = &m->hyst[indicator];
+    } else {
+        h = &state->hyst[indicator];
+    }
+    value = h->since[threshold];
+    if (value == VL_CONTAINER_NEVER)
+        return FALSE;
+    *since = value;
+    return TRUE;
+}
+
 gint64
 vl_container_failure_cooldown(guint cooldown_s, guint failures)
 {

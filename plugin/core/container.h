@@ -273,4 +273,38 @@ vl_container_state_get_last(VlContainerState *state,
 /* Monotonic second until which no action is decided (0 = none). */
 gint64 vl_container_state_get_cooldown_until(VlContainerState *state);
 
+/* One member as the engine sees it (for status displays). */
+typedef struct {
+    const char *name;              /* borrowed */
+    VlContainerMemberState state;
+    const char *host;              /* borrowed; NULL = at home */
+    gboolean may_start;            /* we shut it down or defined it */
+    gint64 state_since;            /* monotonic seconds */
+    const double *values;          /* borrowed: VL_INDICATOR_LAST values of
+                                    * the last tick, NaN = unknown */
+} VlContainerMemberInfo;
+
+/* The number of members. */
+guint vl_container_state_get_n_members(VlContainerState *state);
+
+/* Member @index in name order; FALSE when @index is out of range.  The
+ * borrowed pointers stay valid until the members change. */
+gboolean vl_container_state_get_member(VlContainerState *state, guint index,
+                                       VlContainerMemberInfo *info);
+
+/**
+ * vl_container_state_get_crossing:
+ * @member: (nullable): a member's name, or NULL for the container value
+ * @since: (out): monotonic second the crossing was first seen
+ *
+ * Whether @indicator's value has been crossing @threshold without a
+ * break since the last tick (docs/containers.md, "Thresholds and
+ * holding"); FALSE when it is not, or @member is unknown.
+ */
+gboolean vl_container_state_get_crossing(VlContainerState *state,
+                                         const char *member,
+                                         VlIndicator indicator,
+                                         VlContainerThreshold threshold,
+                                         gint64 *since);
+
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
+#include "container-manager.h"
 #include "daemon.h"
 #include "events.h"
 #include "ipc.h"
@@ -40,6 +41,7 @@ struct _VlDaemon {
     gboolean stopping;
     VlDaemonStoppedFunc stopped_func;
     gpointer stopped_data;
+    VlContainerManager *containers;
 };
 
 /*
@@ -131,6 +133,7 @@ on_connected(VlConn *conn, virConnectPtr vconn, gpointer user_data)
     else if (!vl_events_has_qemu_monitor(daemon->events))
         daemon_log(daemon, G_LOG_LEVEL_DEBUG,
                    "No QEMU monitor events from '%s'", vl_conn_get_uri(conn));
+    vl_container_manager_attach(daemon->containers, vconn);
 }
 
 static void
@@ -140,6 +143,7 @@ on_disconnected(VlConn *conn, virConnectPtr vconn G_GNUC_UNUSED,
     VlDaemon *daemon = user_data;
 
     vl_events_detach(daemon->events);
+    vl_container_manager_detach(daemon->containers);
     daemon_log(daemon, lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
                "Disconnected from '%s': %s", vl_conn_get_uri(conn), reason);
 }
@@ -858,11 +862,19 @@ handle_status(VlDaemon *daemon, VlIpcRequest *request,
     vl_ipc_request_reply(request, vl_daemon_status(daemon));
 }
 
+static void
+handle_containers(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    vl_ipc_request_reply(request,
+                         vl_container_manager_reply(daemon->containers, msg));
+}
+
 /* Adding a request type is one line here. */
 static const struct {
     const char *type;
     RequestHandler handler;
 } request_handlers[] = {
+    { "containers", handle_containers },
     { "hook", handle_hook },
     { "lanes", handle_lanes },
     { "lanes-down", handle_lanes_down },
@@ -924,6 +936,8 @@ vl_daemon_new(VlConfig *config,
                                              (GDestroyNotify) incoming_free);
     conn_options_from_config(config, &options);
     daemon->conn = vl_conn_new(config->uri, &options, &handlers, daemon);
+    daemon->containers = vl_container_manager_new(daemon->conn, log_func,
+                                                  log_data);
     return daemon;
 }
 
@@ -935,6 +949,7 @@ vl_daemon_free(VlDaemon *daemon)
     /* Reverse order of start: stop serving (removes the socket), then
      * drop the connection (which detaches the events), then the state. */
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
+    g_clear_pointer(&daemon->containers, vl_container_manager_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
     g_clear_pointer(&daemon->events, vl_events_free);
     /* Lanes still up stay in the journal for the next start. */
@@ -1010,6 +1025,9 @@ vl_daemon_start(VlDaemon *daemon, GError **error)
     else
         daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Loaded the policy from '%s' (%u file(s))",
                    config->policy_dir, g_strv_length(daemon->policy->files));
+    if (!vl_container_manager_configure(daemon->containers, config,
+                                        daemon->policy, error))
+        return FALSE;
 
     /* Lanes a crash left behind come down before anything is served. */
     backend = daemon->lane_backend ? g_steal_pointer(&daemon->lane_backend) :
@@ -1085,6 +1103,11 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
                    daemon->config_path, daemon->config->lane_table_base);
         next->lane_table_base = daemon->config->lane_table_base;
     }
+
+    /* The last step that can fail: everything after it only applies. */
+    if (!vl_container_manager_configure(daemon->containers, next, policy,
+                                        error))
+        return FALSE;
 
     if (next->verbose != daemon->config->verbose)
         g_log_set_debug_enabled(next->verbose);

@@ -9,7 +9,7 @@
 
 #include "lanes.h"
 #include "metadata.h"
-#include "policy-priv.h"
+#include "policy.h"
 #include "script-run.h"
 #include "vl-autoptr.h"
 #include "vl-error.h"

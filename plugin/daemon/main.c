@@ -31,6 +31,7 @@ static char *opt_script_dir;
 static gboolean opt_verbose;
 static gboolean opt_daemon;
 static gboolean opt_check_config;
+static gboolean opt_dry_run;
 static gboolean opt_version;
 
 static GOptionEntry option_entries[] = {
@@ -55,6 +56,8 @@ static GOptionEntry option_entries[] = {
       "Record the lanes brought up in FILE (default: " VL_STATEDIR "/lanes.json)", "FILE" },
     { "script-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_script_dir,
       "Run lane-up, lane-down and lane-steer from DIR (default: " VL_SCRIPTDIR ")", "DIR" },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &opt_dry_run,
+      "Decide container actions and audit them, but never carry them out", NULL },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check_config,
       "Check the configuration file and exit", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
@@ -195,6 +198,7 @@ run(int *argc, char ***argv)
     overrides.policy_dir = opt_policy_dir;
     overrides.lane_journal = opt_lane_journal;
     overrides.script_dir = opt_script_dir;
+    overrides.dry_run = opt_dry_run;
     if (opt_daemon && !opt_pid_file && !config->pid_file) {
         default_pid_file = g_build_filename(VL_RUNSTATEDIR, "virt-lanesd.pid", NULL);
         overrides.pid_file = default_pid_file;

@@ -90,6 +90,7 @@ assert_same(const VlAuditRecord *a, const VlAuditRecord *b)
     ck_assert_pstr_eq(a->reason, b->reason);
     ck_assert_int_eq(a->mode, b->mode);
     ck_assert_str_eq(a->outcome, b->outcome);
+    ck_assert_pstr_eq(a->error, b->error);
 }
 
 START_TEST(test_line_format)
@@ -105,6 +106,24 @@ START_TEST(test_line_format)
         "\"threshold\":{\"indicator\":\"cpu\",\"crossed\":\"overloaded\","
         "\"limit\":75},\"action\":\"start_standby\",\"reason\":\"overloaded\","
         "\"mode\":\"enforce\",\"outcome\":\"decided\"}");
+}
+END_TEST
+
+/* "error" appears only on records that carry one. */
+START_TEST(test_error_key)
+{
+    g_autoptr(VlAuditRecord) r = sample_record();
+    g_autofree char *without = vl_audit_record_to_json(r);
+    g_autofree char *with = NULL;
+
+    ck_assert_ptr_null(strstr(without, "\"error\""));
+    g_free(r->outcome);
+    r->outcome = g_strdup("failure");
+    r->error = g_strdup("Domain 'web-3' did not shut down within 5 s");
+    with = vl_audit_record_to_json(r);
+    ck_assert(g_str_has_suffix(with,
+                               "\"outcome\":\"failure\","
+                               "\"error\":\"Domain 'web-3' did not shut down within 5 s\"}"));
 }
 END_TEST
 
@@ -124,7 +143,8 @@ START_TEST(test_roundtrip)
     b->container = g_strdup("db");
     b->action = g_strdup("none");
     b->mode = VL_CONTAINER_MODE_ADVISE;
-    b->outcome = g_strdup("advised");
+    b->outcome = g_strdup("failure");
+    b->error = g_strdup("Cannot start domain 'db-1': \"quoted\"\nsecond line");
 
     audit = vl_audit_open(path, &error);
     ck_assert_msg(audit != NULL, "%s", error ? error->message : "");
@@ -399,6 +419,7 @@ audit_suite(void)
     tc = tcase_create("write");
     tcase_add_test(tc, test_line_format);
     tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_error_key);
     tcase_add_test(tc, test_append_two_writers);
     tcase_add_test(tc, test_hostile_names);
     tcase_add_test(tc, test_non_finite);

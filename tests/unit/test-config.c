@@ -28,6 +28,45 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(config->keepalive_count, 3);
     ck_assert_uint_eq(config->reconnect_min_s, 1);
     ck_assert_uint_eq(config->reconnect_max_s, 30);
+    ck_assert_str_eq(config->policy_dir, VL_POLICYDIR);
+    ck_assert_uint_eq(config->tick_s, 60);
+    ck_assert_str_eq(config->audit_log, VL_LOGDIR "/containers-audit.jsonl");
+    ck_assert(!config->dry_run);
+    ck_assert_ptr_null(config->home_uri);
+    ck_assert_ptr_null(config->stats_replay);
+}
+END_TEST
+
+START_TEST(test_containers_keys)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlConfig) config = NULL;
+    g_autoptr(VlConfig) copy = NULL;
+
+    config = load("[daemon]\n"
+                  "policy_dir = /etc/x/policies.d\n"
+                  "[containers]\n"
+                  "tick_s = 3600\n"
+                  "audit_log = /var/log/x/audit.jsonl\n"
+                  "dry_run = true\n"
+                  "home_uri = qemu+tcp://198.19.0.1/system\n"
+                  "stats_replay = /tmp/stats.rec\n", &error);
+    ck_assert_msg(config != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(config->policy_dir, "/etc/x/policies.d");
+    ck_assert_uint_eq(config->tick_s, 3600);
+    ck_assert_str_eq(config->audit_log, "/var/log/x/audit.jsonl");
+    ck_assert(config->dry_run);
+    ck_assert_str_eq(config->home_uri, "qemu+tcp://198.19.0.1/system");
+    ck_assert_str_eq(config->stats_replay, "/tmp/stats.rec");
+
+    copy = vl_config_copy(config);
+    ck_assert_ptr_ne(copy->stats_replay, config->stats_replay);
+    ck_assert_str_eq(copy->stats_replay, "/tmp/stats.rec");
+    ck_assert_str_eq(copy->home_uri, config->home_uri);
+    ck_assert_str_eq(copy->audit_log, config->audit_log);
+    ck_assert_str_eq(copy->policy_dir, config->policy_dir);
+    ck_assert_uint_eq(copy->tick_s, 3600);
+    ck_assert(copy->dry_run);
 }
 END_TEST
 
@@ -157,6 +196,21 @@ static const BadCase bad_cases[] = {
       "test.conf:2: Value '' of key 'script_dir' in group 'lanes' must be an absolute path" },
     { "[daemon]\npolicy_dir = policies.d\n",
       "test.conf:2: Value 'policies.d' of key 'policy_dir' in group 'daemon' must be an absolute path" },
+    /* containers */
+    { "[containers]\ntick_s = 0\n",
+      "test.conf:2: Value '0' of key 'tick_s' in group 'containers' must be an integer from 1 to 3600" },
+    { "[containers]\ntick_s = 3601\n",
+      "test.conf:2: Value '3601' of key 'tick_s' in group 'containers' must be an integer from 1 to 3600" },
+    { "[containers]\naudit_log = audit.jsonl\n",
+      "test.conf:2: Value 'audit.jsonl' of key 'audit_log' in group 'containers' must be an absolute path" },
+    { "[containers]\ndry_run = 1\n",
+      "test.conf:2: Value '1' of key 'dry_run' in group 'containers' must be 'true' or 'false'" },
+    { "[containers]\nhome_uri = host b\n",
+      "test.conf:2: Value 'host b' of key 'home_uri' in group 'containers' is not a libvirt URI" },
+    { "[containers]\nstats_replay = stats.rec\n",
+      "test.conf:2: Value 'stats.rec' of key 'stats_replay' in group 'containers' must be an absolute path" },
+    { "[containers]\ntick = 5\n",
+      "test.conf:2: Unknown key 'tick' in group 'containers'" },
 };
 
 START_TEST(test_bad)
@@ -275,6 +329,7 @@ START_TEST(test_overrides_win)
         .uri = "test:///default",
         .socket_path = "/tmp/cli.sock",
         .verbose = TRUE,
+        .dry_run = TRUE,
     };
 
     config = load("[daemon]\nuri = qemu:///system\nsocket = /tmp/file.sock\n"
@@ -287,6 +342,7 @@ START_TEST(test_overrides_win)
     ck_assert_str_eq(config->log_file, "/tmp/file.log");
     ck_assert_ptr_null(config->pid_file);
     ck_assert(config->verbose);
+    ck_assert(config->dry_run);
 }
 END_TEST
 
@@ -353,6 +409,7 @@ config_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_empty_file_gives_defaults);
     tcase_add_test(tc, test_full_file);
+    tcase_add_test(tc, test_containers_keys);
     tcase_add_test(tc, test_group_may_repeat);
     tcase_add_test(tc, test_file_good);
     tcase_add_test(tc, test_copy);

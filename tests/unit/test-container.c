@@ -837,6 +837,58 @@ START_TEST(test_forget_member)
 }
 END_TEST
 
+/* The accessors for status displays see what the engine keeps. */
+START_TEST(test_member_accessors)
+{
+    VlContainerPolicy *policy = vl_test_container_policy_new("web");
+    g_autoptr(VlContainerState) state = two_plus_two();
+    VlContainerMemberValues v[2] = { cpu_value("web-1", 95),
+                                     cpu_value("web-2", 85) };
+    g_autoptr(VlContainerDecision) d = NULL;
+    VlContainerMemberInfo info;
+    gint64 since = -1;
+
+    vl_container_note_member_state(state, "web-4", VL_CONTAINER_MEMBER_RUNNING,
+                                   "qemu+tcp://b/system", 5);
+    d = vl_container_tick(state, policy, v, 2, NULL, 10);
+    ck_assert_uint_eq(vl_container_state_get_n_members(state), 4);
+
+    ck_assert(vl_container_state_get_member(state, 0, &info));
+    ck_assert_str_eq(info.name, "web-1");
+    ck_assert_int_eq(info.state, VL_CONTAINER_MEMBER_RUNNING);
+    ck_assert_ptr_null(info.host);
+    ck_assert(!info.may_start);
+    ck_assert_double_eq(info.values[VL_INDICATOR_CPU], 95);
+    ck_assert(isnan(info.values[VL_INDICATOR_NET_RX]));
+
+    ck_assert(vl_container_state_get_member(state, 3, &info));
+    ck_assert_str_eq(info.name, "web-4");
+    ck_assert_str_eq(info.host, "qemu+tcp://b/system");
+    ck_assert_int_eq(info.state_since, 5);
+    ck_assert(!vl_container_state_get_member(state, 4, &info));
+
+    /* The mean (web-4 has no value: unknown) crosses nothing yet... */
+    ck_assert(!vl_container_state_get_crossing(state, NULL, VL_INDICATOR_CPU,
+                                               VL_CONTAINER_THRESHOLD_OVER,
+                                               &since));
+    /* ...while each member's own value does, since this tick. */
+    ck_assert(vl_container_state_get_crossing(state, "web-1", VL_INDICATOR_CPU,
+                                              VL_CONTAINER_THRESHOLD_SUBSTANTIALLY_OVER,
+                                              &since));
+    ck_assert_int_eq(since, 10);
+    ck_assert(vl_container_state_get_crossing(state, "web-2", VL_INDICATOR_CPU,
+                                              VL_CONTAINER_THRESHOLD_OVER,
+                                              &since));
+    ck_assert(!vl_container_state_get_crossing(state, "web-2", VL_INDICATOR_CPU,
+                                               VL_CONTAINER_THRESHOLD_SUBSTANTIALLY_OVER,
+                                               &since));
+    ck_assert(!vl_container_state_get_crossing(state, "nope", VL_INDICATOR_CPU,
+                                               VL_CONTAINER_THRESHOLD_OVER,
+                                               &since));
+    vl_test_container_policy_free(policy);
+}
+END_TEST
+
 /* The daemon may hand back the engine's own host string. */
 START_TEST(test_note_own_host)
 {
@@ -1074,6 +1126,7 @@ container_suite(void)
     tcase_add_test(tc, test_advise_never_in_flight);
     tcase_add_test(tc, test_enforce_in_flight_until_finished);
     tcase_add_test(tc, test_forget_member);
+    tcase_add_test(tc, test_member_accessors);
     tcase_add_test(tc, test_members_sorted);
     tcase_add_test(tc, test_note_own_host);
     tcase_add_test(tc, test_max_below_min);
