@@ -17,10 +17,10 @@
 #include <libvirt/virterror.h>
 
 #include "commands.h"
+#include "container-manager.h"
 #include "dirtyrate.h"
 #include "domains.h"
 #include "evacuate.h"
-#include "metadata.h"
 #include "policy.h"
 #include "traffic.h"
 #include "virt-error.h"
@@ -301,24 +301,12 @@ static char *
 read_tag(Evacuation *ev, virDomainPtr dom)
 {
     g_autoptr(GError) error = NULL;
-    const char *name = virDomainGetName(dom);
-    char *raw = virDomainGetXMLDesc(dom, 0);
-    g_autofree char *xml = NULL;
     char *tag = NULL;
 
-    if (!raw) {
-        g_autofree char *s = shown(name);
+    if (!vl_container_manager_read_tag(dom, 0, &tag, &error)) {
+        g_autofree char *s = shown(virDomainGetName(dom));
 
-        vl_error_set_from_virt(&error, "Cannot read the XML of '%s'", s);
-        say(ev, "Warning: %s (its tag is not known)", error->message);
-        return NULL;
-    }
-    xml = g_strdup(raw);
-    free(raw);
-    if (!vl_container_tag_from_domain_xml(xml, strlen(xml), &tag, &error)) {
-        g_autofree char *s = shown(name);
-
-        say(ev, "Warning: the container tag of '%s' is unreadable: %s", s,
+        say(ev, "Warning: the container tag of '%s' is unknown: %s", s,
             error->message);
         return NULL;
     }
@@ -326,21 +314,33 @@ read_tag(Evacuation *ev, virDomainPtr dom)
 }
 
 /*
- * Whether @name belongs to @container, by the container engine's rule: a
- * tagged domain belongs to the container of its tag; an untagged one
- * when it matches the container's globs or is one of its standby
- * domains; the template never does.
+ * The container @name belongs to, by the container manager's rule
+ * (docs/containers.md, "Membership"): a tagged domain belongs to the
+ * container of its tag and to no other (none if the policy has no such
+ * container); an untagged one to the first container in policy order
+ * whose globs match it or whose standby list names it; a container's
+ * template is never its member.
  */
-static gboolean
-is_member(const VlContainerPolicy *container, const char *name, const char *tag)
+static const VlContainerPolicy *
+container_of(const VlPolicy *policy, const char *name, const char *tag)
 {
-    if (g_strcmp0(container->template_domain, name) == 0)
-        return FALSE;
-    if (tag)
-        return g_str_equal(tag, container->name);
-    return vl_container_policy_match_domain(container, name) ||
-        (container->standby &&
-         g_strv_contains((const char *const *)container->standby, name));
+    guint i;
+
+    for (i = 0; i < policy->containers->len; i++) {
+        const VlContainerPolicy *c = g_ptr_array_index(policy->containers, i);
+
+        if (g_strcmp0(c->template_domain, name) == 0)
+            continue;
+        if (tag) {
+            if (g_str_equal(tag, c->name))
+                return c;
+            continue;
+        }
+        if (vl_container_policy_match_domain(c, name) ||
+            (c->standby && g_strv_contains((const char *const *)c->standby, name)))
+            return c;
+    }
+    return NULL;
 }
 
 static void
@@ -361,8 +361,9 @@ compare_names(gconstpointer a, gconstpointer b)
  * move.  Both arrays hold references (virDomainFree).
  */
 static gboolean
-list_domains(Evacuation *ev, virConnectPtr conn, const VlContainerPolicy *container,
-             GPtrArray *running, GPtrArray *moving, GError **error)
+list_domains(Evacuation *ev, virConnectPtr conn, const VlPolicy *policy,
+             const VlContainerPolicy *container, GPtrArray *running,
+             GPtrArray *moving, GError **error)
 {
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
@@ -377,7 +378,8 @@ list_domains(Evacuation *ev, virConnectPtr conn, const VlContainerPolicy *contai
     for (i = 0; i < n; i++) {
         const char *name = virDomainGetName(doms[i]);
         g_autofree char *tag = container ? read_tag(ev, doms[i]) : NULL;
-        gboolean member = !container || (name && is_member(container, name, tag));
+        gboolean member = !container ||
+            (name && container_of(policy, name, tag) == container);
         int state = VIR_DOMAIN_NOSTATE;
 
         if (!name || virDomainGetState(doms[i], &state, NULL, 0) < 0 ||
@@ -913,7 +915,7 @@ evacuate_main(Evacuation *ev)
         fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
         return 1;
     }
-    if (!list_domains(ev, conn, container, running, moving, &error)) {
+    if (!list_domains(ev, conn, policy, container, running, moving, &error)) {
         fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
         return 1;
     }
