@@ -19,9 +19,9 @@ typedef struct {
 
 /* Adding a sub-command is one line here (and its cmd-*.c in meson). */
 static const VlCliCommand commands[] = {
-    { "evacuate", vl_cmd_evacuate, "Move a container or this host's domains away in traffic order" },
     { "container", vl_cmd_container, "Tag or untag a container member: container add|remove DOMAIN NAME" },
     { "containers", vl_cmd_containers, "Show the virtual containers: containers [NAME]" },
+    { "evacuate", vl_cmd_evacuate, "Move a container or this host's domains away in traffic order" },
     { "lanes", vl_cmd_lanes, "Show lanes; bring them up or down: lanes [list|up PEER|down]" },
     { "policy", vl_cmd_policy, "Check policy files: policy check FILE|DIR..." },
     { "status", vl_cmd_status, "Show the daemon, its libvirt connection and the domains" },

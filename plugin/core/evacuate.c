@@ -1227,6 +1227,8 @@ migrate_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
     gboolean ok = g_task_propagate_boolean(G_TASK(result), &error);
 
     lm->running = FALSE;
+    if (!ok && lm->cancel_requested)
+        g_prefix_error(&error, "Aborted on request: ");
     if (lm->poll) {
         g_source_destroy(lm->poll);
         g_clear_pointer(&lm->poll, g_source_unref);
