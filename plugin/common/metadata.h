@@ -142,8 +142,11 @@ gboolean vl_metadata_container_name_is_valid(const char *name);
 char *vl_container_tag_format(const char *name, gboolean with_namespace,
                               GError **error);
 
-/* The name in a standalone <container> element of
- * VL_METADATA_CONTAINER_NS (as virDomainGetMetadata returns it). */
+/* The name in a standalone <container> element that declares
+ * VL_METADATA_CONTAINER_NS.  virDomainGetMetadata() hands our element
+ * back without its namespace, which this (rightly) refuses as not ours:
+ * read tags from the whole domain XML with
+ * vl_container_tag_from_domain_xml() instead. */
 char *vl_container_tag_parse(const char *xml, gsize len, GError **error);
 
 /* @name: (out) (transfer full): the tag in /domain/metadata, or NULL

@@ -7,10 +7,10 @@
 #include "virt-error.h"
 
 void
-vl_error_set_from_virt(GError **error, const char *fmt, ...)
+vl_error_set_from_saved_virt(GError **error, const virError *saved,
+                             const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
-    const virError *err = virGetLastError();
     va_list args;
 
     if (!error)
@@ -20,9 +20,9 @@ vl_error_set_from_virt(GError **error, const char *fmt, ...)
     msg = g_strdup_vprintf(fmt, args);
     va_end(args);
 
-    if (err && err->message)
+    if (saved && saved->code != VIR_ERR_OK && saved->message)
         g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "%s: %s", msg,
-                    err->message);
+                    saved->message);
     else
         g_set_error_literal(error, VL_ERROR, VL_ERROR_LIBVIRT, msg);
 }
