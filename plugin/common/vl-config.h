@@ -21,6 +21,10 @@ G_BEGIN_DECLS
 #define VL_CONFIG_KEEPALIVE_COUNT_MAX 100
 #define VL_CONFIG_RECONNECT_MIN 1
 #define VL_CONFIG_RECONNECT_MAX 3600
+#define VL_CONFIG_SAMPLE_PERIOD_MAX 86400
+#define VL_CONFIG_MAX_SAMPLE_PERIODS 8
+#define VL_CONFIG_DIRTYRATE_PERIOD_MIN 1    /* virDomainStartDirtyRateCalc */
+#define VL_CONFIG_DIRTYRATE_PERIOD_MAX 60
 
 typedef struct {
     char *uri;              /* [daemon] uri: libvirt URI */
@@ -32,6 +36,12 @@ typedef struct {
     guint keepalive_count;  /* [libvirt] keepalive_count */
     guint reconnect_min_s;  /* [libvirt] reconnect_min: first retry delay */
     guint reconnect_max_s;  /* [libvirt] reconnect_max: retry delay cap */
+    char *policy_dir;       /* [daemon] policy_dir: the policies.d to read */
+    guint sample_period_s;  /* [estimator] sample_period_s, 0 = no sampling */
+    /* [estimator] sample_periods: dirty-rate measurement lengths (s) */
+    guint sample_periods[VL_CONFIG_MAX_SAMPLE_PERIODS];
+    guint n_sample_periods;
+    char *history_file;     /* [estimator] history_file */
 } VlConfig;
 
 /* What the command line gave; NULL/FALSE means "not given". Borrowed. */

@@ -8,6 +8,7 @@
 #include <libxml/xpath.h>
 
 #include "daemon.h"
+#include "estimator.h"
 #include "events.h"
 #include "ipc.h"
 #include "timestamp.h"
@@ -29,6 +30,8 @@ struct _VlDaemon {
     VlEvents *events;
     VlConn *conn;
     VlIpcServer *server;
+    VlPolicy *policy;
+    VlEstimator *estimator;
 };
 
 typedef void (*RequestHandler)(VlDaemon *daemon,
@@ -78,6 +81,7 @@ on_connected(VlConn *conn, virConnectPtr vconn, gpointer user_data)
                    vl_conn_get_uri(conn));
 
     /* Every new connection needs its own registrations. */
+    vl_estimator_attach(daemon->estimator, vconn);
     if (!vl_events_attach(daemon->events, vconn, &error))
         daemon_log(daemon, G_LOG_LEVEL_WARNING,
                    "Domain events from '%s' are incomplete: %s",
@@ -93,6 +97,7 @@ on_disconnected(VlConn *conn, virConnectPtr vconn G_GNUC_UNUSED,
 {
     VlDaemon *daemon = user_data;
 
+    vl_estimator_detach(daemon->estimator);
     vl_events_detach(daemon->events);
     daemon_log(daemon, lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
                "Disconnected from '%s': %s", vl_conn_get_uri(conn), reason);
@@ -222,12 +227,26 @@ handle_status(VlDaemon *daemon, VlIpcRequest *request,
     vl_ipc_request_reply(request, vl_daemon_status(daemon));
 }
 
+static void
+handle_estimate(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    vl_estimator_handle_estimate(daemon->estimator, request, msg);
+}
+
+static void
+handle_measure(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    vl_estimator_handle_measure(daemon->estimator, request, msg);
+}
+
 /* Adding a request type is one line here. */
 static const struct {
     const char *type;
     RequestHandler handler;
 } request_handlers[] = {
+    { "estimate", handle_estimate },
     { "hook", handle_hook },
+    { "measure", handle_measure },
     { "ping", handle_ping },
     { "status", handle_status },
 };
@@ -252,6 +271,26 @@ on_request(VlIpcRequest *request, gpointer user_data)
 }
 
 /* ---- the daemon ------------------------------------------------------ */
+
+/* All or nothing, like the configuration: a bad policy keeps the old one
+ * (or the defaults). */
+static void
+load_policy(VlDaemon *daemon)
+{
+    g_autoptr(GError) error = NULL;
+    VlPolicy *policy = vl_policy_load_dir(daemon->config->policy_dir, &error);
+
+    if (!policy) {
+        daemon_log(daemon, G_LOG_LEVEL_WARNING, "Keeping the %s policy: %s",
+                   daemon->policy ? "old" : "default", error->message);
+        if (!daemon->policy)
+            daemon->policy = vl_policy_new();
+    } else {
+        g_clear_pointer(&daemon->policy, vl_policy_free);
+        daemon->policy = policy;
+    }
+    vl_estimator_set_policy(daemon->estimator, daemon->policy);
+}
 
 VlDaemon *
 vl_daemon_new(VlConfig *config,
@@ -282,6 +321,9 @@ vl_daemon_new(VlConfig *config,
     daemon->events = vl_events_new(daemon->domains);
     conn_options_from_config(config, &options);
     daemon->conn = vl_conn_new(config->uri, &options, &handlers, daemon);
+    daemon->estimator = vl_estimator_new(config, daemon->conn, daemon->domains,
+                                         NULL, NULL, NULL, NULL);
+    load_policy(daemon);
     return daemon;
 }
 
@@ -294,8 +336,10 @@ vl_daemon_free(VlDaemon *daemon)
      * drop the connection (which detaches the events), then the state. */
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
+    g_clear_pointer(&daemon->estimator, vl_estimator_free);
     g_clear_pointer(&daemon->events, vl_events_free);
     g_clear_pointer(&daemon->domains, vl_domain_table_free);
+    g_clear_pointer(&daemon->policy, vl_policy_free);
     g_clear_pointer(&daemon->config, vl_config_free);
     g_free(daemon->config_path);
     g_free(daemon);
@@ -352,8 +396,11 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
     conn_options_from_config(next, &options);
     vl_conn_reconfigure(daemon->conn, next->uri, &options);
 
+    if (!vl_estimator_configure(daemon->estimator, next, error))
+        return FALSE;
     vl_config_free(daemon->config);
     daemon->config = g_steal_pointer(&next);
+    load_policy(daemon);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the configuration from '%s'",
                daemon->config_path);
     return TRUE;
@@ -381,6 +428,8 @@ vl_daemon_status(VlDaemon *daemon)
     json_object_object_add(reply, "connection", vl_conn_to_json(daemon->conn));
     json_object_object_add(reply, "domains",
                            vl_domain_table_to_json(daemon->domains));
+    vl_estimator_add_status(daemon->estimator,
+                            json_object_object_get(reply, "domains"));
     return reply;
 }
 
