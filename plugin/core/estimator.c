@@ -24,6 +24,8 @@ struct _VlEstimator {
     const VlPolicy *policy;
     char *history_path;
     guint period_s;
+    guint periods[VL_SAMPLER_MAX_PERIODS];
+    gsize n_periods;
     GCancellable *cancellable;
 };
 
@@ -464,6 +466,10 @@ build_reply(VlEstimator *est, const Args *a, GError **error)
         json_object_array_add(curve, pt);
     }
     json_object_object_add(inputs, "curve", curve);
+    curve = json_object_new_array();
+    for (i = 0; i < est->n_periods; i++)
+        json_object_array_add(curve, json_object_new_int(est->periods[i]));
+    json_object_object_add(inputs, "measure_periods", curve);
     json_object_object_add(inputs, "last_error", stats->last_error ?
                            json_object_new_string(stats->last_error) : NULL);
     json_object_object_add(inputs, "overhead_s", json_object_new_double(in.overhead));
@@ -759,6 +765,8 @@ vl_estimator_configure(VlEstimator *est, const VlConfig *config,
                               config->n_sample_periods, error))
         return FALSE;
     est->period_s = config->sample_period_s;
+    est->n_periods = MIN(config->n_sample_periods, VL_SAMPLER_MAX_PERIODS);
+    memcpy(est->periods, config->sample_periods, est->n_periods * sizeof(guint));
     g_free(est->history_path);
     est->history_path = g_strdup(config->history_file);
     vl_monitor_set_history(est->monitor, config->history_file);
