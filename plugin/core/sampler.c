@@ -111,13 +111,18 @@ vl_sampler_stats_free(VlSamplerStats *stats)
 double
 vl_sampler_stats_rate_bps(const VlSamplerStats *stats)
 {
-    const VlEstimateDirtySample *last;
+    double bytes = 0;
+    double seconds = 0;
+    gsize i;
 
     g_return_val_if_fail(stats != NULL, NAN);
     if (stats->n_curve == 0)
         return NAN;
-    last = &stats->curve[stats->n_curve - 1];
-    return last->bytes / last->seconds;
+    for (i = 0; i < stats->n_curve; i++) {
+        bytes += stats->curve[i].bytes;
+        seconds += stats->curve[i].seconds;
+    }
+    return bytes / seconds;
 }
 
 static void

@@ -106,10 +106,11 @@ void vl_sampler_stats_free(VlSamplerStats *stats);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSamplerStats, vl_sampler_stats_free)
 
 /*
- * The linear rate the estimator uses: f(t)/t at the longest measured
- * length, the least noisy point (page sampling counts changed pages among
- * 512 per GiB: the more changed, the smaller the relative error).
- * NAN before any measurement.
+ * The linear rate the estimator uses: sum of f(t) over sum of t across
+ * the curve's points.  Page sampling counts changed pages among 512 per
+ * GiB, so a point's relative error shrinks with the bytes it saw; pooling
+ * weighs each length by what it saw, and the noisy 1 s point hardly
+ * counts.  NAN before any measurement.
  */
 double vl_sampler_stats_rate_bps(const VlSamplerStats *stats);
 
