@@ -37,6 +37,7 @@ typedef struct {
     double last_rate;
     char *last_error;
     gboolean seen;              /* in the last listing */
+    gboolean job_active;        /* ... with a job running */
 } Record;
 
 struct _VlSampler {
@@ -551,7 +552,12 @@ schedule(VlSampler *sampler, guint seconds)
     g_clear_handle_id(&sampler->timer_id, g_source_remove);
     if (sampler->period_s == 0)
         return;
-    sampler->timer_id = g_timeout_add_seconds(seconds, on_timer, sampler);
+    if (sampler->ops->timeout_add)
+        sampler->timer_id = sampler->ops->timeout_add(sampler->ops_data,
+                                                      seconds, on_timer,
+                                                      sampler);
+    else
+        sampler->timer_id = g_timeout_add_seconds(seconds, on_timer, sampler);
 }
 
 /* Brings the records in line with a listing: new boots start afresh,
@@ -578,6 +584,7 @@ apply_targets(VlSampler *sampler, GPtrArray *targets)
         }
         r->memory_bytes = t->memory_bytes;
         r->nonzero_bytes = t->nonzero_bytes;
+        r->job_active = t->job_active;
         r->seen = TRUE;
     }
 
@@ -627,7 +634,7 @@ most_due(VlSampler *sampler)
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         Record *r = value;
 
-        if (r->next_due_us > now)
+        if (r->next_due_us > now || r->job_active)
             continue;
         if (sampler->busy && sampler->busy(r->name, sampler->busy_data))
             continue;

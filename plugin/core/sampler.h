@@ -69,6 +69,11 @@ typedef struct {
                      GCancellable *cancellable);
     /* Monotonic clock, microseconds (main thread). */
     gint64 (*now_us)(gpointer ops_data);
+    /* Schedules the next background step (main thread); returns a
+     * source id for g_source_remove(), or 0 when there is none to
+     * remove.  NULL = g_timeout_add_seconds(). */
+    guint (*timeout_add)(gpointer ops_data, guint seconds, GSourceFunc func,
+                         gpointer data);
 } VlSamplerOps;
 
 /* The real ops: libvirt calls on @vconn, g_get_monotonic_time(). */
