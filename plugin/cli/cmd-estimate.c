@@ -5,7 +5,8 @@
  * the policy.  Without a fresh dirty-rate sample the command first asks
  * the daemon to measure (each configured length in turn, with progress
  * on stderr), unless --no-measure: then the guest is assumed idle and
- * the output says so.
+ * the output says so.  --measure discards the daemon's samples of the
+ * domain and measures afresh (after a reboot or a change of workload).
  */
 #include <config.h>
 
@@ -238,7 +239,8 @@ estimate_request(const char *domain, const char *to, int lanes, double cap)
 
 /* Measures each configured length in turn; FALSE when one failed. */
 static gboolean
-measure(const VlCliOptions *opts, const char *domain, json_object *reply)
+measure(const VlCliOptions *opts, const char *domain, json_object *reply,
+        gboolean reset)
 {
     json_object *in = member(reply, "inputs", json_type_object);
     json_object *periods = member(in, "measure_periods", json_type_array);
@@ -259,6 +261,8 @@ measure(const VlCliOptions *opts, const char *domain, json_object *reply)
                 shown, period, i + 1, n);
         json_object_object_add(req, "domain", json_object_new_string(domain));
         json_object_object_add(req, "period_s", json_object_new_int(period));
+        if (reset && i == 0)
+            json_object_object_add(req, "reset", json_object_new_boolean(TRUE));
         got = call(opts, req, period * 1000 + MEASURE_SLACK_MS, "measure");
         if (!got)
             return FALSE;
@@ -279,6 +283,7 @@ vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv)
     g_autofree char *to = NULL;
     gboolean json = opts->json;
     gboolean no_measure = FALSE;
+    gboolean force = FALSE;
     int lanes = 0;
     double cap = 0;
     GOptionEntry entries[] = {
@@ -288,6 +293,8 @@ vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv)
           "Estimate for 1..N lanes (default: the policy's max_lanes)", "N" },
         { "time-cap", 0, 0, G_OPTION_ARG_DOUBLE, &cap,
           "A migration running longer than S seconds counts as failed", "S" },
+        { "measure", 'm', 0, G_OPTION_ARG_NONE, &force,
+          "Discard the daemon's samples of DOMAIN and measure now", NULL },
         { "no-measure", 'n', 0, G_OPTION_ARG_NONE, &no_measure,
           "Without a fresh sample, assume an idle guest instead of measuring", NULL },
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json,
@@ -314,6 +321,10 @@ vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv)
                 lanes);
         return 2;
     }
+    if (force && no_measure) {
+        fprintf(stderr, "virt-lanes estimate: --measure and --no-measure exclude each other\n");
+        return 2;
+    }
     if (!isfinite(cap) || cap < 0 || cap > 86400) {
         fprintf(stderr, "virt-lanes estimate: --time-cap must be from 0 to 86400 seconds\n");
         return 2;
@@ -325,9 +336,10 @@ vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv)
         return 1;
     in = member(reply, "inputs", json_type_object);
     fresh = member(in, "dirty_fresh", json_type_boolean);
-    if (!no_measure && !(fresh && json_object_get_boolean(fresh))) {
-        fprintf(stderr, "No fresh dirty-rate sample of this domain; measuring now.\n");
-        if (measure(opts, argv[1], reply)) {
+    if (force || (!no_measure && !(fresh && json_object_get_boolean(fresh)))) {
+        if (!force)
+            fprintf(stderr, "No fresh dirty-rate sample of this domain; measuring now.\n");
+        if (measure(opts, argv[1], reply, force)) {
             g_clear_pointer(&reply, json_object_put);
             reply = call(opts, request, ESTIMATE_TIMEOUT_MS, "estimate");
             if (!reply)

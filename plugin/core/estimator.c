@@ -614,7 +614,7 @@ vl_estimator_handle_measure(VlEstimator *est, VlIpcRequest *request,
                             json_object *msg)
 {
     static const char *const allowed[] = {
-        "version", "type", "domain", "period_s", NULL
+        "version", "type", "domain", "period_s", "reset", NULL
     };
     g_autoptr(GError) error = NULL;
     g_autofree char *domain = NULL;
@@ -642,6 +642,16 @@ vl_estimator_handle_measure(VlEstimator *est, VlIpcRequest *request,
         vl_ipc_request_reply(request, vl_ipc_reply_new_error(
             "Domain '%s' is not running on this host", shown));
         return;
+    }
+    if (json_object_object_get_ex(msg, "reset", &v)) {
+        if (!json_object_is_type(v, json_type_boolean)) {
+            vl_ipc_request_reply(request, vl_ipc_reply_new_error(
+                "Request field 'reset' must be true or false"));
+            return;
+        }
+        /* Old measurements (say, taken while the guest booted) go. */
+        if (json_object_get_boolean(v))
+            vl_sampler_forget(est->sampler, domain);
     }
     vl_sampler_measure_async(est->sampler, domain, (int)period,
                              est->cancellable, on_measured, request);

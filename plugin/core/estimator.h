@@ -87,7 +87,8 @@ VlMonitor *vl_estimator_get_monitor(VlEstimator *estimator);
 void vl_estimator_handle_estimate(VlEstimator *estimator,
                                   VlIpcRequest *request, json_object *msg);
 
-/* IPC "measure": {"domain": NAME, "period_s": 1..60}; replies when done. */
+/* IPC "measure": {"domain": NAME, "period_s": 1..60, "reset": BOOL
+ * (optional: forget the domain's measurements first)}; replies when done. */
 void vl_estimator_handle_measure(VlEstimator *estimator,
                                  VlIpcRequest *request, json_object *msg);
 

@@ -38,6 +38,7 @@ typedef struct {
     char *last_error;
     gboolean seen;              /* in the last listing */
     gboolean job_active;        /* ... with a job running */
+    guint serial;               /* changes when the record starts afresh */
 } Record;
 
 struct _VlSampler {
@@ -57,6 +58,7 @@ struct _VlSampler {
     gboolean in_flight;
     GQueue pending;             /* GTask* of on-demand measurements */
     guint timer_id;
+    guint next_serial;
 };
 
 /* What a worker thread gets: copies only, never the sampler. */
@@ -66,6 +68,7 @@ typedef struct {
     virConnectPtr vconn;        /* a reference, or NULL */
     char *name;                 /* measure this one (NULL: list only) */
     int period_s;
+    guint serial;               /* of its record; 0 = any */
 } Job;
 
 typedef struct {
@@ -175,6 +178,9 @@ record_reset(VlSampler *sampler, Record *r)
     r->last_period = 0;
     r->last_rate = NAN;
     g_clear_pointer(&r->last_error, g_free);
+    /* A measurement still running for the old record must not land in
+     * this one (it may have seen the guest boot). */
+    r->serial = ++sampler->next_serial;
 }
 
 static Record *
@@ -227,8 +233,10 @@ local_qemu_pid(const char *name)
     pidfile = g_strdup_printf("/run/libvirt/qemu/%s.pid", name);
     if (!g_file_get_contents(pidfile, &text, NULL, NULL) ||
         !g_ascii_string_to_unsigned(g_strstrip(text), 10, 1, G_MAXINT, &pid,
-                                    NULL))
+                                    NULL)) {
+        g_debug("No QEMU pid for '%s' in '%s'", name, pidfile);
         return -1;
+    }
     /* The file may be stale: the process must be that guest's QEMU. */
     cmdline_path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
     if (!g_file_get_contents(cmdline_path, &cmdline, &len, NULL))
@@ -241,6 +249,7 @@ local_qemu_pid(const char *name)
             (arg[strlen(want)] == '\0' || arg[strlen(want)] == ','))
             return (int)pid;
     }
+    g_debug("Process %d is not the QEMU of '%s'", (int)pid, name);
     return -1;
 }
 
@@ -346,10 +355,16 @@ libvirt_list(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
         t->job_active = virDomainGetJobInfo(dom, &job) < 0 ||
             job.type != VIR_DOMAIN_JOB_NONE;
         pid = local_qemu_pid(name);
-        if (pid > 0 &&
-            !vl_sampler_read_guest_rss(pid, NULL, t->memory_bytes,
-                                       &t->nonzero_bytes, NULL))
-            t->nonzero_bytes = NAN;
+        if (pid > 0) {
+            g_autoptr(GError) rss_error = NULL;
+
+            if (!vl_sampler_read_guest_rss(pid, NULL, t->memory_bytes,
+                                           &t->nonzero_bytes, &rss_error)) {
+                g_debug("Untouched RAM of '%s' unknown: %s", name,
+                        rss_error->message);
+                t->nonzero_bytes = NAN;
+            }
+        }
         g_ptr_array_add(out, g_steal_pointer(&t));
     }
     free(doms);
@@ -677,6 +692,7 @@ step_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
 
                 next = job_task_new(sampler, rec->name, period, step_done,
                                     sampler);
+                ((Job *)g_task_get_task_data(next))->serial = rec->serial;
                 sampler->in_flight = TRUE;
                 g_task_run_in_thread(next, worker);
                 return;
@@ -692,7 +708,7 @@ step_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
     if (r)
         apply_targets(sampler, r->targets);
     rec = rec ? g_hash_table_lookup(sampler->records, job->name) : NULL;
-    if (rec)
+    if (rec && rec->serial == job->serial)
         record_result(sampler, rec, r ? &r->sample : NULL, error);
     job_result_free(r);
     run_next(sampler);

@@ -3,8 +3,8 @@
 #
 # The live estimator against one real migration: with the daemon on both
 # lab hosts, boot a guest that dirties 10 MiB/s, let the source's daemon
-# sample it in the background, ask `virt-lanes estimate` (the daemon's
-# samples, the policy's declared lane rate; no history yet), migrate over
+# measure it (`virt-lanes estimate --measure`: the daemon's measurements,
+# the policy's declared lane rate; no history yet), migrate over
 # one lane and check that the predicted job time is within 15 % of the
 # measured one (docs/estimator.md: a single run's bound; bench/estimator
 # measures MAPE over many) and that the convergence verdict was right.
@@ -33,10 +33,10 @@ est_lab_etc "$etc" "5,10,20" 600 "$history"
 dom="est test; \"quoted\" 'name'"
 "$LAB/boot" "$dom" --on a --mem 1024 --working-set 512 --dirty 10 >&2 ||
     t_fail "lab/boot failed"
-est_wait_samples a "$dom" 3 240 || t_fail "daemon on a did not sample '$dom'"
-
-est=$(est_cli a estimate "$dom" --to b --lanes 1 --no-measure --json) ||
-    t_fail "virt-lanes estimate failed"
+# The background sampler began while the guest booted (and filled its
+# working set): --measure discards that and measures each length now.
+est=$(est_cli a estimate "$dom" --to b --lanes 1 --measure --json) ||
+    t_fail "virt-lanes estimate --measure failed"
 t_log "estimate: $est"
 jq -e '.inputs.dirty_source == "sampled" and .inputs.dirty_fresh and
        .inputs.measurements >= 3' >/dev/null <<<"$est" ||
@@ -72,11 +72,13 @@ done
 jq -e --arg d "$dom" 'select(.domain == $d and .lanes == 1 and .memory_bps > 0
                          and .predicted_time_s > 0)' "$history" >/dev/null ||
     t_fail "no history line for the migration: $(cat "$history" 2>/dev/null)"
-# ...and b's daemon, now the source, estimates one lane from it.
+# ...and b's daemon, now the source, estimates one lane from it, with
+# what its background sampler measured since the guest arrived.
 est_wait_samples b "$dom" 1 120 || t_fail "daemon on b did not sample '$dom'"
 est2=$(est_cli b estimate "$dom" --to a --lanes 1 --no-measure --json) ||
     t_fail "second estimate failed"
-jq -e '.rows[0].bandwidth_source == "history" and .inputs.history_records >= 1' \
+jq -e '.rows[0].bandwidth_source == "history" and .inputs.history_records >= 1 and
+       .inputs.dirty_source == "sampled"' \
     >/dev/null <<<"$est2" || t_fail "second estimate did not use the history: $est2"
 
 # While nothing migrates, status shows the last migration on b's side as

@@ -34,6 +34,7 @@ typedef struct {
     gint64 start_time;          /* the fake QEMU's calc_start_time */
     gboolean fail_start;
     gboolean block_wait;        /* wait until cancelled */
+    gint gate_closed;           /* wait until opened */
     gint thread_done;
     gint64 now_us;
     guint timers;               /* background steps scheduled */
@@ -145,6 +146,9 @@ static gboolean
 f_wait(gpointer data G_GNUC_UNUSED, double seconds G_GNUC_UNUSED,
        GCancellable *cancellable)
 {
+    while (g_atomic_int_get(&fake->gate_closed) &&
+           !g_cancellable_is_cancelled(cancellable))
+        g_thread_yield();
     if (fake->block_wait) {
         while (!g_cancellable_is_cancelled(cancellable))
             g_thread_yield();
@@ -447,6 +451,26 @@ thread_done(gpointer data G_GNUC_UNUSED)
     return g_atomic_int_get(&fake->thread_done);
 }
 
+START_TEST(test_forgotten_while_measuring)
+{
+    g_autoptr(VlSampler) s = new_sampler(60);
+    g_autoptr(VlSamplerStats) st = NULL;
+
+    fake_add("web", 1, 5 * MIB);
+    g_atomic_int_set(&fake->gate_closed, 1);
+    ck_assert(vl_sampler_step(s));
+    ck_assert(vl_test_loop_run_until(measuring, NULL, WAIT_MS));
+    /* "virt-lanes estimate --measure": the old samples go, and so must
+     * the one being taken (it may have seen the guest boot). */
+    vl_sampler_forget(s, "web");
+    g_atomic_int_set(&fake->gate_closed, 0);
+    ck_assert(vl_test_loop_run_until(idle, s, WAIT_MS));
+    st = vl_sampler_get_stats(s, "web");
+    ck_assert_ptr_nonnull(st);      /* listed again */
+    ck_assert_uint_eq(st->measurements, 0);
+}
+END_TEST
+
 START_TEST(test_free_while_measuring)
 {
     VlSampler *s = new_sampler(60);
@@ -567,6 +591,7 @@ sampler_suite(void)
     tc = tcase_create("on-demand");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_measure_on_demand);
+    tcase_add_test(tc, test_forgotten_while_measuring);
     tcase_add_test(tc, test_free_while_measuring);
     suite_add_tcase(s, tc);
 
