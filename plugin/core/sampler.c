@@ -220,6 +220,7 @@ static int
 local_qemu_pid(const char *name)
 {
     g_autofree char *pidfile = NULL;
+    g_autofree char *escaped = NULL;
     g_autofree char *text = NULL;
     g_autofree char *cmdline_path = NULL;
     g_autofree char *cmdline = NULL;
@@ -231,6 +232,12 @@ local_qemu_pid(const char *name)
     if (strchr(name, '/'))
         return -1;
     pidfile = g_strdup_printf("/run/libvirt/qemu/%s.pid", name);
+    if (!g_file_test(pidfile, G_FILE_TEST_EXISTS)) {
+        /* libvirt 9.0 names the file after the XML-escaped name. */
+        escaped = g_markup_escape_text(name, -1);
+        g_free(pidfile);
+        pidfile = g_strdup_printf("/run/libvirt/qemu/%s.pid", escaped);
+    }
     if (!g_file_get_contents(pidfile, &text, NULL, NULL) ||
         !g_ascii_string_to_unsigned(g_strstrip(text), 10, 1, G_MAXINT, &pid,
                                     NULL)) {
