@@ -19,12 +19,12 @@
 struct _VlEstimator {
     VlConn *conn;
     VlDomainTable *domains;
-    VlSampler *sampler;
+    VlDirtySampler *sampler;
     VlMonitor *monitor;
     const VlPolicy *policy;
     char *history_path;
     guint period_s;
-    guint periods[VL_SAMPLER_MAX_PERIODS];
+    guint periods[VL_DIRTY_SAMPLER_MAX_PERIODS];
     gsize n_periods;
     GCancellable *cancellable;
 };
@@ -244,11 +244,11 @@ typedef struct {
 } Inputs;
 
 static void
-inputs_from(VlEstimator *est, const VlSamplerStats *stats,
+inputs_from(VlEstimator *est, const VlDirtySamplerStats *stats,
             const VlHistory *history, Inputs *in)
 {
     const VlMigrationPolicy *mp = migration_policy(est);
-    double rate = vl_sampler_stats_rate_bps(stats);
+    double rate = vl_dirty_sampler_stats_rate_bps(stats);
     guint i;
 
     memset(in, 0, sizeof(*in));
@@ -394,7 +394,7 @@ static json_object *
 build_reply(VlEstimator *est, const Args *a, GError **error)
 {
     const VlMigrationPolicy *mp = migration_policy(est);
-    g_autoptr(VlSamplerStats) stats = NULL;
+    g_autoptr(VlDirtySamplerStats) stats = NULL;
     g_autoptr(VlHistory) history = NULL;
     g_autoptr(GError) hist_error = NULL;
     g_autoptr(json_object) reply = NULL;
@@ -412,7 +412,7 @@ build_reply(VlEstimator *est, const Args *a, GError **error)
         return NULL;
     if (!a->to)
         peer = find_peer(est, NULL, NULL);
-    stats = vl_sampler_get_stats(est->sampler, a->domain);
+    stats = vl_dirty_sampler_get_stats(est->sampler, a->domain);
     if (!stats || !domain_is_here(est, a->domain)) {
         g_autofree char *shown = g_strescape(a->domain, NULL);
 
@@ -529,7 +529,7 @@ on_refreshed(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
     g_autoptr(GError) error = NULL;
     json_object *reply;
 
-    if (!vl_sampler_refresh_finish(NULL, res, &error) &&
+    if (!vl_dirty_sampler_refresh_finish(NULL, res, &error) &&
         g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         /* The daemon is going away: the estimator is gone. */
         vl_ipc_request_reply(p->request,
@@ -549,7 +549,7 @@ vl_estimator_handle_estimate(VlEstimator *est, VlIpcRequest *request,
                              json_object *msg)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(VlSamplerStats) known = NULL;
+    g_autoptr(VlDirtySamplerStats) known = NULL;
     Args a = { 0 };
     json_object *reply;
     Pending *p;
@@ -569,14 +569,14 @@ vl_estimator_handle_estimate(VlEstimator *est, VlIpcRequest *request,
         args_clear(&a);
         return;
     }
-    known = vl_sampler_get_stats(est->sampler, a.domain);
+    known = vl_dirty_sampler_get_stats(est->sampler, a.domain);
     if (!known) {
         /* Not listed yet: read its size first (in the sampler's thread). */
         p = g_new0(Pending, 1);
         p->request = request;
         p->estimator = est;
         p->args = a;
-        vl_sampler_refresh_async(est->sampler, est->cancellable, on_refreshed,
+        vl_dirty_sampler_refresh_async(est->sampler, est->cancellable, on_refreshed,
                                  p);
         return;
     }
@@ -595,7 +595,7 @@ on_measured(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
     json_object *reply;
     json_object *sample;
 
-    if (!vl_sampler_measure_finish(NULL, res, &s, &error)) {
+    if (!vl_dirty_sampler_measure_finish(NULL, res, &s, &error)) {
         vl_ipc_request_reply(request,
                              vl_ipc_reply_new_error("%s", error->message));
         return;
@@ -651,9 +651,9 @@ vl_estimator_handle_measure(VlEstimator *est, VlIpcRequest *request,
         }
         /* Old measurements (say, taken while the guest booted) go. */
         if (json_object_get_boolean(v))
-            vl_sampler_forget(est->sampler, domain);
+            vl_dirty_sampler_forget(est->sampler, domain);
     }
-    vl_sampler_measure_async(est->sampler, domain, (int)period,
+    vl_dirty_sampler_measure_async(est->sampler, domain, (int)period,
                              est->cancellable, on_measured, request);
 }
 
@@ -699,7 +699,7 @@ on_migration_begins(VlMonitor *monitor G_GNUC_UNUSED, const char *domain,
                     VlMonitorPlan *plan, gpointer data)
 {
     VlEstimator *est = data;
-    g_autoptr(VlSamplerStats) stats = vl_sampler_get_stats(est->sampler,
+    g_autoptr(VlDirtySamplerStats) stats = vl_dirty_sampler_get_stats(est->sampler,
                                                            domain);
     g_autoptr(VlHistory) history = NULL;
     const VlPeerConfig *peer = find_peer(est, NULL, NULL);
@@ -734,7 +734,7 @@ is_busy(const char *name, gpointer data)
 
 VlEstimator *
 vl_estimator_new(const VlConfig *config, VlConn *conn, VlDomainTable *domains,
-                 const VlSamplerOps *sampler_ops, gpointer sampler_ops_data,
+                 const VlDirtySamplerOps *sampler_ops, gpointer sampler_ops_data,
                  const VlMonitorOps *monitor_ops, gpointer monitor_ops_data)
 {
     VlEstimator *est = g_new0(VlEstimator, 1);
@@ -743,9 +743,9 @@ vl_estimator_new(const VlConfig *config, VlConn *conn, VlDomainTable *domains,
     est->conn = conn;
     est->domains = domains;
     est->cancellable = g_cancellable_new();
-    est->sampler = vl_sampler_new(sampler_ops, sampler_ops_data, conn);
+    est->sampler = vl_dirty_sampler_new(sampler_ops, sampler_ops_data, conn);
     est->monitor = vl_monitor_new(monitor_ops, monitor_ops_data, conn);
-    vl_sampler_set_busy_func(est->sampler, is_busy, est);
+    vl_dirty_sampler_set_busy_func(est->sampler, is_busy, est);
     vl_monitor_set_begin_func(est->monitor, on_migration_begins, est);
     /* The configuration was checked when it was loaded. */
     if (!vl_estimator_configure(est, config, &error))
@@ -760,7 +760,7 @@ vl_estimator_free(VlEstimator *est)
         return;
     g_cancellable_cancel(est->cancellable);
     g_clear_pointer(&est->monitor, vl_monitor_free);
-    g_clear_pointer(&est->sampler, vl_sampler_free);
+    g_clear_pointer(&est->sampler, vl_dirty_sampler_free);
     g_clear_object(&est->cancellable);
     g_free(est->history_path);
     g_free(est);
@@ -770,12 +770,12 @@ gboolean
 vl_estimator_configure(VlEstimator *est, const VlConfig *config,
                        GError **error)
 {
-    if (!vl_sampler_configure(est->sampler, config->sample_period_s,
+    if (!vl_dirty_sampler_configure(est->sampler, config->sample_period_s,
                               config->sample_periods,
                               config->n_sample_periods, error))
         return FALSE;
     est->period_s = config->sample_period_s;
-    est->n_periods = MIN(config->n_sample_periods, VL_SAMPLER_MAX_PERIODS);
+    est->n_periods = MIN(config->n_sample_periods, VL_DIRTY_SAMPLER_MAX_PERIODS);
     memcpy(est->periods, config->sample_periods, est->n_periods * sizeof(guint));
     g_free(est->history_path);
     est->history_path = g_strdup(config->history_file);
@@ -804,7 +804,7 @@ vl_estimator_detach(VlEstimator *est)
     vl_monitor_detach(est->monitor);
 }
 
-VlSampler *
+VlDirtySampler *
 vl_estimator_get_sampler(VlEstimator *est)
 {
     return est->sampler;

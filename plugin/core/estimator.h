@@ -3,7 +3,7 @@
  * estimator.h: the daemon's live estimator
  *
  * Ties the migration model (estimate.h) to live inputs: the background
- * dirty-rate sampler (sampler.h), the migration monitor (monitor.h), the
+ * dirty-rate sampler (dirty-sampler.h), the migration monitor (monitor.h), the
  * history file (history.h) and the policy's lanes.  It answers the IPC
  * requests "estimate" (a table of predicted total time, downtime and
  * convergence for 1..N lanes, with the inputs used and how fresh they
@@ -34,7 +34,7 @@
 #include "ipc.h"
 #include "monitor.h"
 #include "policy.h"
-#include "sampler.h"
+#include "dirty-sampler.h"
 #include "vl-config.h"
 
 G_BEGIN_DECLS
@@ -57,7 +57,7 @@ typedef struct _VlEstimator VlEstimator;
  */
 VlEstimator *vl_estimator_new(const VlConfig *config, VlConn *conn,
                               VlDomainTable *domains,
-                              const VlSamplerOps *sampler_ops,
+                              const VlDirtySamplerOps *sampler_ops,
                               gpointer sampler_ops_data,
                               const VlMonitorOps *monitor_ops,
                               gpointer monitor_ops_data);
@@ -76,7 +76,7 @@ void vl_estimator_attach(VlEstimator *estimator, virConnectPtr vconn);
 void vl_estimator_detach(VlEstimator *estimator);
 
 /* Borrowed. */
-VlSampler *vl_estimator_get_sampler(VlEstimator *estimator);
+VlDirtySampler *vl_estimator_get_sampler(VlEstimator *estimator);
 VlMonitor *vl_estimator_get_monitor(VlEstimator *estimator);
 
 /*

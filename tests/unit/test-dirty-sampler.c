@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-sampler.c: the background dirty-rate sampler with fake libvirt
+ * test-dirty-sampler.c: the background dirty-rate sampler with fake libvirt
  * ops and a fake clock: which domain is measured when, never one that
  * migrates, new boots, failures, on-demand measurements, and the guest
  * RAM read from smaps.  The worker thread is real; nothing sleeps.
@@ -12,7 +12,7 @@
 
 #include <glib/gstdio.h>
 
-#include "sampler.h"
+#include "dirty-sampler.h"
 #include "test-util.h"
 
 #define MIB (1048576.0)
@@ -88,7 +88,7 @@ f_list(gpointer data G_GNUC_UNUSED, virConnectPtr vconn G_GNUC_UNUSED,
     g_mutex_lock(&fake->lock);
     for (i = 0; i < fake->domains->len; i++) {
         FakeDomain *d = g_ptr_array_index(fake->domains, i);
-        VlSamplerTarget *t = vl_sampler_target_new();
+        VlDirtySamplerTarget *t = vl_dirty_sampler_target_new();
 
         t->name = g_strdup(d->name);
         t->id = d->id;
@@ -173,7 +173,7 @@ f_timeout_add(gpointer data G_GNUC_UNUSED, guint seconds G_GNUC_UNUSED,
     return 0;
 }
 
-static const VlSamplerOps fake_ops = {
+static const VlDirtySamplerOps fake_ops = {
     .list = f_list,
     .start = f_start,
     .query = f_query,
@@ -204,28 +204,28 @@ teardown(void)
 static gboolean
 idle(gpointer data)
 {
-    return !vl_sampler_is_busy(data);
+    return !vl_dirty_sampler_is_busy(data);
 }
 
 /* One background step, to its end; TRUE when a measurement started. */
 static gboolean
-step(VlSampler *s)
+step(VlDirtySampler *s)
 {
     guint before = fake->started->len;
 
-    ck_assert(vl_sampler_step(s));
+    ck_assert(vl_dirty_sampler_step(s));
     ck_assert(vl_test_loop_run_until(idle, s, WAIT_MS));
     return fake->started->len > before;
 }
 
-static VlSampler *
+static VlDirtySampler *
 new_sampler(guint period_s)
 {
     static const guint periods[] = { 1, 5, 10 };
-    VlSampler *s = vl_sampler_new(&fake_ops, NULL, NULL);
+    VlDirtySampler *s = vl_dirty_sampler_new(&fake_ops, NULL, NULL);
     g_autoptr(GError) error = NULL;
 
-    ck_assert_msg(vl_sampler_configure(s, period_s, periods, 3, &error), "%s",
+    ck_assert_msg(vl_dirty_sampler_configure(s, period_s, periods, 3, &error), "%s",
                   error ? error->message : "");
     return s;
 }
@@ -239,8 +239,8 @@ started(guint i)
 
 START_TEST(test_new_domains_get_every_length_first)
 {
-    g_autoptr(VlSampler) s = new_sampler(60);
-    g_autoptr(VlSamplerStats) st = NULL;
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) st = NULL;
 
     fake_add("b; dom", 2, 20 * MIB);
     fake_add("a \"dom\"", 1, 10 * MIB);
@@ -262,13 +262,13 @@ START_TEST(test_new_domains_get_every_length_first)
     /* Then nothing is due. */
     ck_assert(!step(s));
 
-    st = vl_sampler_get_stats(s, "a \"dom\"");
+    st = vl_dirty_sampler_get_stats(s, "a \"dom\"");
     ck_assert_ptr_nonnull(st);
     ck_assert_uint_eq(st->measurements, 3);
     ck_assert_uint_eq(st->n_curve, 3);
     ck_assert_double_eq_tol(st->curve[2].seconds, 10, 1e-9);
     ck_assert_double_eq_tol(st->curve[2].bytes, 100 * MIB, 1);
-    ck_assert_double_eq_tol(vl_sampler_stats_rate_bps(st), 10 * MIB, 1);
+    ck_assert_double_eq_tol(vl_dirty_sampler_stats_rate_bps(st), 10 * MIB, 1);
     ck_assert_double_eq_tol(st->memory_bytes, 1024 * MIB, 1);
     ck_assert_double_eq_tol(st->nonzero_bytes, 851 * MIB, 1);
     ck_assert_double_eq_tol(st->age_s, 0, 1e-9);
@@ -279,8 +279,8 @@ END_TEST
 
 START_TEST(test_measured_again_only_after_the_period)
 {
-    g_autoptr(VlSampler) s = new_sampler(60);
-    g_autoptr(VlSamplerStats) st = NULL;
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) st = NULL;
 
     fake_add("web", 1, 5 * MIB);
     ck_assert(step(s));
@@ -293,7 +293,7 @@ START_TEST(test_measured_again_only_after_the_period)
     fake->now_us += 1 * G_USEC_PER_SEC;
     ck_assert(step(s));
     ck_assert_str_eq(started(3), "web 1");
-    st = vl_sampler_get_stats(s, "web");
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 4);
 }
 END_TEST
@@ -320,7 +320,7 @@ have_result(gpointer data)
 
 START_TEST(test_migrating_domains_are_never_measured)
 {
-    g_autoptr(VlSampler) s = new_sampler(60);
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
     g_autoptr(GAsyncResult) res = NULL;
     g_autoptr(GError) error = NULL;
     FakeDomain *db;
@@ -328,25 +328,25 @@ START_TEST(test_migrating_domains_are_never_measured)
     fake_add("web", 1, 5 * MIB);
     db = fake_add("db", 2, 5 * MIB);
     db->job_active = TRUE;      /* libvirt shows a job */
-    vl_sampler_set_busy_func(s, busy_web, NULL);   /* the monitor knows */
+    vl_dirty_sampler_set_busy_func(s, busy_web, NULL);   /* the monitor knows */
 
     ck_assert(!step(s));
     ck_assert(!step(s));
     ck_assert_uint_eq(fake->started->len, 0);
 
     /* On demand: refused for the busy one before anything is called... */
-    vl_sampler_measure_async(s, "web", 5, NULL, on_measured, &res);
+    vl_dirty_sampler_measure_async(s, "web", 5, NULL, on_measured, &res);
     ck_assert(vl_test_loop_run_until(have_result, &res, WAIT_MS));
-    ck_assert(!vl_sampler_measure_finish(s, res, NULL, &error));
+    ck_assert(!vl_dirty_sampler_measure_finish(s, res, NULL, &error));
     ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
     ck_assert_ptr_nonnull(strstr(error->message, "migrating"));
     g_clear_object(&res);
     g_clear_error(&error);
 
     /* ...and for the one with a job, by the worker's own check. */
-    vl_sampler_measure_async(s, "db", 5, NULL, on_measured, &res);
+    vl_dirty_sampler_measure_async(s, "db", 5, NULL, on_measured, &res);
     ck_assert(vl_test_loop_run_until(have_result, &res, WAIT_MS));
-    ck_assert(!vl_sampler_measure_finish(s, res, NULL, &error));
+    ck_assert(!vl_dirty_sampler_measure_finish(s, res, NULL, &error));
     ck_assert_ptr_nonnull(strstr(error->message, "job running"));
     ck_assert_uint_eq(fake->started->len, 0);
 }
@@ -354,9 +354,9 @@ END_TEST
 
 START_TEST(test_new_boot_starts_afresh_and_gone_is_forgotten)
 {
-    g_autoptr(VlSampler) s = new_sampler(60);
-    g_autoptr(VlSamplerStats) st = NULL;
-    g_autoptr(VlSamplerStats) gone = NULL;
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) st = NULL;
+    g_autoptr(VlDirtySamplerStats) gone = NULL;
     FakeDomain *d = fake_add("web", 1, 5 * MIB);
 
     ck_assert(step(s));
@@ -365,31 +365,31 @@ START_TEST(test_new_boot_starts_afresh_and_gone_is_forgotten)
     d->id = 7;                  /* destroyed and started again */
     d->rate = 40 * MIB;
     ck_assert(step(s));
-    st = vl_sampler_get_stats(s, "web");
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 1);
     ck_assert_uint_eq(st->n_curve, 1);
-    ck_assert_double_eq_tol(vl_sampler_stats_rate_bps(st), 40 * MIB, 1);
+    ck_assert_double_eq_tol(vl_dirty_sampler_stats_rate_bps(st), 40 * MIB, 1);
 
     g_ptr_array_remove_index(fake->domains, 0);
     ck_assert(!step(s));
-    gone = vl_sampler_get_stats(s, "web");
+    gone = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_ptr_null(gone);
 }
 END_TEST
 
 START_TEST(test_failure_is_kept_and_not_retried_at_once)
 {
-    g_autoptr(VlSampler) s = new_sampler(60);
-    g_autoptr(VlSamplerStats) st = NULL;
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) st = NULL;
 
     fake_add("web", 1, 5 * MIB);
     fake->fail_start = TRUE;
     ck_assert(!step(s));
-    st = vl_sampler_get_stats(s, "web");
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 0);
     ck_assert_ptr_nonnull(st->last_error);
     ck_assert_ptr_nonnull(strstr(st->last_error, "'web'"));
-    ck_assert(isnan(vl_sampler_stats_rate_bps(st)));
+    ck_assert(isnan(vl_dirty_sampler_stats_rate_bps(st)));
     ck_assert(isnan(st->age_s));
 
     fake->fail_start = FALSE;
@@ -401,34 +401,34 @@ END_TEST
 
 START_TEST(test_measure_on_demand)
 {
-    g_autoptr(VlSampler) s = new_sampler(0);   /* no background sampling */
+    g_autoptr(VlDirtySampler) s = new_sampler(0);   /* no background sampling */
     g_autoptr(GAsyncResult) res = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(VlSamplerStats) st = NULL;
+    g_autoptr(VlDirtySamplerStats) st = NULL;
     VlDirtyRateSample sample;
 
     fake_add("web", 1, 12 * MIB);
-    vl_sampler_measure_async(s, "web", 20, NULL, on_measured, &res);
+    vl_dirty_sampler_measure_async(s, "web", 20, NULL, on_measured, &res);
     ck_assert(vl_test_loop_run_until(have_result, &res, WAIT_MS));
-    ck_assert_msg(vl_sampler_measure_finish(s, res, &sample, &error), "%s",
+    ck_assert_msg(vl_dirty_sampler_measure_finish(s, res, &sample, &error), "%s",
                   error ? error->message : "");
     ck_assert_int_eq(sample.period_s, 20);
     ck_assert_double_eq_tol(sample.bytes_per_second, 12 * MIB, 1);
-    st = vl_sampler_get_stats(s, "web");
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 1);
     ck_assert_uint_eq(fake->timers, 0);
     g_clear_object(&res);
 
-    vl_sampler_measure_async(s, "web", 61, NULL, on_measured, &res);
+    vl_dirty_sampler_measure_async(s, "web", 61, NULL, on_measured, &res);
     ck_assert(vl_test_loop_run_until(have_result, &res, WAIT_MS));
-    ck_assert(!vl_sampler_measure_finish(s, res, NULL, &error));
+    ck_assert(!vl_dirty_sampler_measure_finish(s, res, NULL, &error));
     ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
     g_clear_object(&res);
     g_clear_error(&error);
 
-    vl_sampler_measure_async(s, "not here", 5, NULL, on_measured, &res);
+    vl_dirty_sampler_measure_async(s, "not here", 5, NULL, on_measured, &res);
     ck_assert(vl_test_loop_run_until(have_result, &res, WAIT_MS));
-    ck_assert(!vl_sampler_measure_finish(s, res, NULL, &error));
+    ck_assert(!vl_dirty_sampler_measure_finish(s, res, NULL, &error));
     ck_assert_ptr_nonnull(strstr(error->message, "not running"));
     ck_assert_uint_eq(fake->started->len, 1);
 }
@@ -453,19 +453,19 @@ thread_done(gpointer data G_GNUC_UNUSED)
 
 START_TEST(test_forgotten_while_measuring)
 {
-    g_autoptr(VlSampler) s = new_sampler(60);
-    g_autoptr(VlSamplerStats) st = NULL;
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) st = NULL;
 
     fake_add("web", 1, 5 * MIB);
     g_atomic_int_set(&fake->gate_closed, 1);
-    ck_assert(vl_sampler_step(s));
+    ck_assert(vl_dirty_sampler_step(s));
     ck_assert(vl_test_loop_run_until(measuring, NULL, WAIT_MS));
     /* "virt-lanes estimate --measure": the old samples go, and so must
      * the one being taken (it may have seen the guest boot). */
-    vl_sampler_forget(s, "web");
+    vl_dirty_sampler_forget(s, "web");
     g_atomic_int_set(&fake->gate_closed, 0);
     ck_assert(vl_test_loop_run_until(idle, s, WAIT_MS));
-    st = vl_sampler_get_stats(s, "web");
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_ptr_nonnull(st);      /* listed again */
     ck_assert_uint_eq(st->measurements, 0);
 }
@@ -473,15 +473,15 @@ END_TEST
 
 START_TEST(test_free_while_measuring)
 {
-    VlSampler *s = new_sampler(60);
+    VlDirtySampler *s = new_sampler(60);
     GMainContext *ctx = g_main_context_default();
 
     fake_add("web", 1, 5 * MIB);
     fake->block_wait = TRUE;
-    ck_assert(vl_sampler_step(s));
+    ck_assert(vl_dirty_sampler_step(s));
     /* The listing comes back, then the measurement blocks in wait(). */
     ck_assert(vl_test_loop_run_until(measuring, NULL, WAIT_MS));
-    vl_sampler_free(s);
+    vl_dirty_sampler_free(s);
     /* The worker is woken by the cancellation; its callback must leave
      * the freed sampler alone (valgrind and ASan watch). */
     ck_assert(vl_test_loop_run_until(thread_done, NULL, WAIT_MS));
@@ -495,25 +495,25 @@ START_TEST(test_configure_checks)
     static const guint bad_range[] = { 0 };
     static const guint dup[] = { 5, 5 };
     static const guint other[] = { 2, 4 };
-    g_autoptr(VlSampler) s = new_sampler(60);
-    g_autoptr(VlSamplerStats) st = NULL;
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) st = NULL;
     g_autoptr(GError) error = NULL;
 
     fake_add("web", 1, 5 * MIB);
     ck_assert(step(s));
-    ck_assert(!vl_sampler_configure(s, 60, bad_range, 1, &error));
+    ck_assert(!vl_dirty_sampler_configure(s, 60, bad_range, 1, &error));
     g_clear_error(&error);
-    ck_assert(!vl_sampler_configure(s, 60, dup, 2, &error));
+    ck_assert(!vl_dirty_sampler_configure(s, 60, dup, 2, &error));
     g_clear_error(&error);
-    ck_assert(!vl_sampler_configure(s, 60, dup, 0, &error));
+    ck_assert(!vl_dirty_sampler_configure(s, 60, dup, 0, &error));
     g_clear_error(&error);
-    st = vl_sampler_get_stats(s, "web");
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 1);    /* refused: nothing changed */
-    g_clear_pointer(&st, vl_sampler_stats_free);
+    g_clear_pointer(&st, vl_dirty_sampler_stats_free);
 
     /* New lengths: old measurements no longer fit. */
-    ck_assert(vl_sampler_configure(s, 60, other, 2, &error));
-    st = vl_sampler_get_stats(s, "web");
+    ck_assert(vl_dirty_sampler_configure(s, 60, other, 2, &error));
+    st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 0);
     ck_assert(step(s));
     ck_assert_str_eq(started(1), "web 2");
@@ -522,7 +522,7 @@ END_TEST
 
 START_TEST(test_rate_is_pooled_over_lengths)
 {
-    VlSamplerStats st = { 0 };
+    VlDirtySamplerStats st = { 0 };
 
     st.curve[0].seconds = 1;
     st.curve[0].bytes = 30 * MIB;       /* noisy short point */
@@ -531,9 +531,9 @@ START_TEST(test_rate_is_pooled_over_lengths)
     st.curve[2].seconds = 10;
     st.curve[2].bytes = 100 * MIB;
     st.n_curve = 3;
-    ck_assert_double_eq_tol(vl_sampler_stats_rate_bps(&st), 180 * MIB / 16, 1);
+    ck_assert_double_eq_tol(vl_dirty_sampler_stats_rate_bps(&st), 180 * MIB / 16, 1);
     st.n_curve = 0;
-    ck_assert(isnan(vl_sampler_stats_rate_bps(&st)));
+    ck_assert(isnan(vl_dirty_sampler_stats_rate_bps(&st)));
 }
 END_TEST
 
@@ -558,16 +558,16 @@ START_TEST(test_guest_rss_from_smaps)
     double rss = 0;
 
     ck_assert(g_file_set_contents(path, smaps, -1, NULL));
-    ck_assert_msg(vl_sampler_read_guest_rss(0, path, 1024 * MIB, &rss, &error),
+    ck_assert_msg(vl_dirty_sampler_read_guest_rss(0, path, 1024 * MIB, &rss, &error),
                   "%s", error ? error->message : "");
     ck_assert_double_eq_tol(rss, 871424 * 1024.0, 1);
 
     /* No mapping of the guest's size: an error, not a guess. */
-    ck_assert(!vl_sampler_read_guest_rss(0, path, 512 * MIB, &rss, &error));
+    ck_assert(!vl_dirty_sampler_read_guest_rss(0, path, 512 * MIB, &rss, &error));
     ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
     g_clear_error(&error);
     g_unlink(path);
-    ck_assert(!vl_sampler_read_guest_rss(0, path, 1024 * MIB, &rss, &error));
+    ck_assert(!vl_dirty_sampler_read_guest_rss(0, path, 1024 * MIB, &rss, &error));
     ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_IO));
     g_rmdir(dir);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sampler.c: background dirty-rate sampling (see sampler.h)
+ * dirty-sampler.c: background dirty-rate sampling (see dirty-sampler.h)
  */
 #include <config.h>
 
@@ -11,7 +11,7 @@
 
 #include <libvirt/virterror.h>
 
-#include "sampler.h"
+#include "dirty-sampler.h"
 #include "virt-error.h"
 #include "vl-virt-autoptr.h"
 
@@ -41,16 +41,16 @@ typedef struct {
     guint serial;               /* changes when the record starts afresh */
 } Record;
 
-struct _VlSampler {
-    const VlSamplerOps *ops;
+struct _VlDirtySampler {
+    const VlDirtySamplerOps *ops;
     gpointer ops_data;
     VlConn *conn;
 
     guint period_s;
-    guint periods[VL_SAMPLER_MAX_PERIODS];
+    guint periods[VL_DIRTY_SAMPLER_MAX_PERIODS];
     gsize n_periods;
 
-    VlSamplerBusyFunc busy;
+    VlDirtySamplerBusyFunc busy;
     gpointer busy_data;
 
     GHashTable *records;        /* name -> Record* */
@@ -63,7 +63,7 @@ struct _VlSampler {
 
 /* What a worker thread gets: copies only, never the sampler. */
 typedef struct {
-    const VlSamplerOps *ops;
+    const VlDirtySamplerOps *ops;
     gpointer ops_data;
     virConnectPtr vconn;        /* a reference, or NULL */
     char *name;                 /* measure this one (NULL: list only) */
@@ -72,21 +72,21 @@ typedef struct {
 } Job;
 
 typedef struct {
-    GPtrArray *targets;         /* VlSamplerTarget* */
-    VlSamplerTarget *target;    /* the measured one (in targets) */
+    GPtrArray *targets;         /* VlDirtySamplerTarget* */
+    VlDirtySamplerTarget *target;    /* the measured one (in targets) */
     VlDirtyRateSample sample;
 } JobResult;
 
 static void step_done(GObject *source, GAsyncResult *res, gpointer data);
 static void measure_done(GObject *source, GAsyncResult *res, gpointer data);
-static void run_next(VlSampler *sampler);
+static void run_next(VlDirtySampler *sampler);
 
 /* --- small types ---------------------------------------------------- */
 
-VlSamplerTarget *
-vl_sampler_target_new(void)
+VlDirtySamplerTarget *
+vl_dirty_sampler_target_new(void)
 {
-    VlSamplerTarget *t = g_new0(VlSamplerTarget, 1);
+    VlDirtySamplerTarget *t = g_new0(VlDirtySamplerTarget, 1);
 
     t->id = -1;
     t->nonzero_bytes = NAN;
@@ -94,7 +94,7 @@ vl_sampler_target_new(void)
 }
 
 void
-vl_sampler_target_free(VlSamplerTarget *target)
+vl_dirty_sampler_target_free(VlDirtySamplerTarget *target)
 {
     if (!target)
         return;
@@ -103,7 +103,7 @@ vl_sampler_target_free(VlSamplerTarget *target)
 }
 
 void
-vl_sampler_stats_free(VlSamplerStats *stats)
+vl_dirty_sampler_stats_free(VlDirtySamplerStats *stats)
 {
     if (!stats)
         return;
@@ -113,7 +113,7 @@ vl_sampler_stats_free(VlSamplerStats *stats)
 }
 
 double
-vl_sampler_stats_rate_bps(const VlSamplerStats *stats)
+vl_dirty_sampler_stats_rate_bps(const VlDirtySamplerStats *stats)
 {
     double bytes = 0;
     double seconds = 0;
@@ -161,15 +161,15 @@ record_free(Record *r)
 }
 
 static void
-record_reset(VlSampler *sampler, Record *r)
+record_reset(VlDirtySampler *sampler, Record *r)
 {
-    int periods[VL_SAMPLER_MAX_PERIODS];
+    int periods[VL_DIRTY_SAMPLER_MAX_PERIODS];
     gsize i;
 
     for (i = 0; i < sampler->n_periods; i++)
         periods[i] = sampler->periods[i];
     vl_dirtyrate_sampler_free(r->rates);
-    /* The periods were checked by vl_sampler_configure(). */
+    /* The periods were checked by vl_dirty_sampler_configure(). */
     r->rates = vl_dirtyrate_sampler_new(periods, sampler->n_periods, NULL);
     r->measurements = 0;
     r->next_index = 0;
@@ -184,7 +184,7 @@ record_reset(VlSampler *sampler, Record *r)
 }
 
 static Record *
-record_ensure(VlSampler *sampler, const char *name)
+record_ensure(VlDirtySampler *sampler, const char *name)
 {
     Record *r = g_hash_table_lookup(sampler->records, name);
 
@@ -261,7 +261,7 @@ local_qemu_pid(const char *name)
 }
 
 gboolean
-vl_sampler_read_guest_rss(int pid, const char *smaps_path,
+vl_dirty_sampler_read_guest_rss(int pid, const char *smaps_path,
                           double memory_bytes, double *rss_bytes,
                           GError **error)
 {
@@ -345,7 +345,7 @@ libvirt_list(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
     }
     for (i = 0; i < n; i++) {
         g_autoptr(virDomain) dom = doms[i];
-        g_autoptr(VlSamplerTarget) t = NULL;
+        g_autoptr(VlDirtySamplerTarget) t = NULL;
         virDomainInfo info;
         virDomainJobInfo job;
         const char *name = virDomainGetName(dom);
@@ -354,7 +354,7 @@ libvirt_list(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
         /* Domains may stop between the list and these calls: skip them. */
         if (!name || virDomainGetInfo(dom, &info) < 0)
             continue;
-        t = vl_sampler_target_new();
+        t = vl_dirty_sampler_target_new();
         t->name = g_strdup(name);
         t->id = virDomainGetID(dom);
         t->memory_bytes = info.memory * 1024.0;
@@ -365,7 +365,7 @@ libvirt_list(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
         if (pid > 0) {
             g_autoptr(GError) rss_error = NULL;
 
-            if (!vl_sampler_read_guest_rss(pid, NULL, t->memory_bytes,
+            if (!vl_dirty_sampler_read_guest_rss(pid, NULL, t->memory_bytes,
                                            &t->nonzero_bytes, &rss_error)) {
                 g_debug("Untouched RAM of '%s' unknown: %s", name,
                         rss_error->message);
@@ -437,7 +437,7 @@ real_now(gpointer ops_data G_GNUC_UNUSED)
     return g_get_monotonic_time();
 }
 
-static const VlSamplerOps libvirt_ops = {
+static const VlDirtySamplerOps libvirt_ops = {
     .list = libvirt_list,
     .start = libvirt_start,
     .query = libvirt_query,
@@ -445,21 +445,21 @@ static const VlSamplerOps libvirt_ops = {
     .now_us = real_now,
 };
 
-const VlSamplerOps *
-vl_sampler_ops_libvirt(void)
+const VlDirtySamplerOps *
+vl_dirty_sampler_ops_libvirt(void)
 {
     return &libvirt_ops;
 }
 
 /* --- the worker ------------------------------------------------------- */
 
-static VlSamplerTarget *
+static VlDirtySamplerTarget *
 find_target(GPtrArray *targets, const char *name)
 {
     guint i;
 
     for (i = 0; i < targets->len; i++) {
-        VlSamplerTarget *t = g_ptr_array_index(targets, i);
+        VlDirtySamplerTarget *t = g_ptr_array_index(targets, i);
 
         if (g_str_equal(t->name, name))
             return t;
@@ -479,7 +479,7 @@ worker(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
     guint i;
 
     r->targets = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)vl_sampler_target_free);
+        (GDestroyNotify)vl_dirty_sampler_target_free);
     if (!job->ops->list(job->ops_data, job->vconn, r->targets, &error))
         goto fail;
     if (!job->name) {
@@ -536,7 +536,7 @@ fail:
 }
 
 static GTask *
-job_task_new(VlSampler *sampler, const char *name, int period_s,
+job_task_new(VlDirtySampler *sampler, const char *name, int period_s,
              GAsyncReadyCallback done, gpointer data)
 {
     GTask *task = g_task_new(NULL, sampler->cancellable, done, data);
@@ -561,15 +561,15 @@ job_task_new(VlSampler *sampler, const char *name, int period_s,
 static gboolean
 on_timer(gpointer data)
 {
-    VlSampler *sampler = data;
+    VlDirtySampler *sampler = data;
 
     sampler->timer_id = 0;
-    vl_sampler_step(sampler);
+    vl_dirty_sampler_step(sampler);
     return G_SOURCE_REMOVE;
 }
 
 static void
-schedule(VlSampler *sampler, guint seconds)
+schedule(VlDirtySampler *sampler, guint seconds)
 {
     g_clear_handle_id(&sampler->timer_id, g_source_remove);
     if (sampler->period_s == 0)
@@ -585,7 +585,7 @@ schedule(VlSampler *sampler, guint seconds)
 /* Brings the records in line with a listing: new boots start afresh,
  * domains that are gone are forgotten. */
 static void
-apply_targets(VlSampler *sampler, GPtrArray *targets)
+apply_targets(VlDirtySampler *sampler, GPtrArray *targets)
 {
     GHashTableIter iter;
     gpointer value;
@@ -596,7 +596,7 @@ apply_targets(VlSampler *sampler, GPtrArray *targets)
         ((Record *)value)->seen = FALSE;
 
     for (i = 0; i < targets->len; i++) {
-        VlSamplerTarget *t = g_ptr_array_index(targets, i);
+        VlDirtySamplerTarget *t = g_ptr_array_index(targets, i);
         Record *r = record_ensure(sampler, t->name);
 
         if (r->id != t->id) {
@@ -618,7 +618,7 @@ apply_targets(VlSampler *sampler, GPtrArray *targets)
 }
 
 static void
-record_result(VlSampler *sampler, Record *r, const VlDirtyRateSample *sample,
+record_result(VlDirtySampler *sampler, Record *r, const VlDirtyRateSample *sample,
               const GError *error)
 {
     gint64 now = sampler->ops->now_us(sampler->ops_data);
@@ -645,7 +645,7 @@ record_result(VlSampler *sampler, Record *r, const VlDirtyRateSample *sample,
 }
 
 static Record *
-most_due(VlSampler *sampler)
+most_due(VlDirtySampler *sampler)
 {
     gint64 now = sampler->ops->now_us(sampler->ops_data);
     Record *best = NULL;
@@ -673,7 +673,7 @@ static void
 step_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
 {
     GTask *task = G_TASK(res);
-    VlSampler *sampler = data;
+    VlDirtySampler *sampler = data;
     g_autoptr(GError) error = NULL;
     JobResult *r;
     Job *job;
@@ -707,7 +707,7 @@ step_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
         }
         run_next(sampler);
         if (!sampler->in_flight)
-            schedule(sampler, MIN(sampler->period_s, VL_SAMPLER_IDLE_CHECK_S));
+            schedule(sampler, MIN(sampler->period_s, VL_DIRTY_SAMPLER_IDLE_CHECK_S));
         return;
     }
 
@@ -724,7 +724,7 @@ step_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
 }
 
 gboolean
-vl_sampler_step(VlSampler *sampler)
+vl_dirty_sampler_step(VlDirtySampler *sampler)
 {
     g_autoptr(GTask) task = NULL;
 
@@ -741,7 +741,7 @@ vl_sampler_step(VlSampler *sampler)
 
 /* Starts the oldest waiting on-demand measurement, if the slot is free. */
 static void
-run_next(VlSampler *sampler)
+run_next(VlDirtySampler *sampler)
 {
     GTask *outer;
     g_autoptr(GTask) inner = NULL;
@@ -765,7 +765,7 @@ measure_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
 {
     GTask *inner = G_TASK(res);
     g_autoptr(GTask) outer = data;
-    VlSampler *sampler = g_task_get_task_data(outer);
+    VlDirtySampler *sampler = g_task_get_task_data(outer);
     g_autoptr(GError) error = NULL;
     JobResult *r;
     Job *job = g_task_get_task_data(inner);
@@ -798,7 +798,7 @@ measure_done(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
 }
 
 void
-vl_sampler_measure_async(VlSampler *sampler, const char *name, int period_s,
+vl_dirty_sampler_measure_async(VlDirtySampler *sampler, const char *name, int period_s,
                          GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -808,7 +808,7 @@ vl_sampler_measure_async(VlSampler *sampler, const char *name, int period_s,
     g_return_if_fail(name != NULL);
 
     task = g_task_new(NULL, cancellable, callback, user_data);
-    g_task_set_source_tag(task, vl_sampler_measure_async);
+    g_task_set_source_tag(task, vl_dirty_sampler_measure_async);
     g_task_set_task_data(task, sampler, NULL);
     if (period_s < VL_DIRTYRATE_MIN_PERIOD ||
         period_s > VL_DIRTYRATE_MAX_PERIOD) {
@@ -831,7 +831,7 @@ vl_sampler_measure_async(VlSampler *sampler, const char *name, int period_s,
 }
 
 void
-vl_sampler_refresh_async(VlSampler *sampler, GCancellable *cancellable,
+vl_dirty_sampler_refresh_async(VlDirtySampler *sampler, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
     GTask *task;
@@ -839,7 +839,7 @@ vl_sampler_refresh_async(VlSampler *sampler, GCancellable *cancellable,
     g_return_if_fail(sampler != NULL);
 
     task = g_task_new(NULL, cancellable, callback, user_data);
-    g_task_set_source_tag(task, vl_sampler_refresh_async);
+    g_task_set_source_tag(task, vl_dirty_sampler_refresh_async);
     g_task_set_task_data(task, sampler, NULL);
     g_object_set_data(G_OBJECT(task), "vl-period", GINT_TO_POINTER(0));
     g_queue_push_tail(&sampler->pending, task);
@@ -847,7 +847,7 @@ vl_sampler_refresh_async(VlSampler *sampler, GCancellable *cancellable,
 }
 
 gboolean
-vl_sampler_refresh_finish(VlSampler *sampler G_GNUC_UNUSED,
+vl_dirty_sampler_refresh_finish(VlDirtySampler *sampler G_GNUC_UNUSED,
                           GAsyncResult *result, GError **error)
 {
     g_autofree VlDirtyRateSample *s = NULL;
@@ -857,7 +857,7 @@ vl_sampler_refresh_finish(VlSampler *sampler G_GNUC_UNUSED,
 }
 
 gboolean
-vl_sampler_measure_finish(VlSampler *sampler G_GNUC_UNUSED,
+vl_dirty_sampler_measure_finish(VlDirtySampler *sampler G_GNUC_UNUSED,
                           GAsyncResult *result, VlDirtyRateSample *sample,
                           GError **error)
 {
@@ -873,10 +873,10 @@ vl_sampler_measure_finish(VlSampler *sampler G_GNUC_UNUSED,
 
 /* --- life cycle and queries --------------------------------------------- */
 
-VlSampler *
-vl_sampler_new(const VlSamplerOps *ops, gpointer ops_data, VlConn *conn)
+VlDirtySampler *
+vl_dirty_sampler_new(const VlDirtySamplerOps *ops, gpointer ops_data, VlConn *conn)
 {
-    VlSampler *sampler = g_new0(VlSampler, 1);
+    VlDirtySampler *sampler = g_new0(VlDirtySampler, 1);
 
     sampler->ops = ops ? ops : &libvirt_ops;
     sampler->ops_data = ops_data;
@@ -889,7 +889,7 @@ vl_sampler_new(const VlSamplerOps *ops, gpointer ops_data, VlConn *conn)
 }
 
 void
-vl_sampler_free(VlSampler *sampler)
+vl_dirty_sampler_free(VlDirtySampler *sampler)
 {
     GTask *task;
 
@@ -910,7 +910,7 @@ vl_sampler_free(VlSampler *sampler)
 }
 
 gboolean
-vl_sampler_configure(VlSampler *sampler, guint period_s, const guint *periods,
+vl_dirty_sampler_configure(VlDirtySampler *sampler, guint period_s, const guint *periods,
                      gsize n_periods, GError **error)
 {
     gboolean changed;
@@ -919,10 +919,10 @@ vl_sampler_configure(VlSampler *sampler, guint period_s, const guint *periods,
 
     g_return_val_if_fail(sampler != NULL, FALSE);
 
-    if (n_periods < 1 || n_periods > VL_SAMPLER_MAX_PERIODS) {
+    if (n_periods < 1 || n_periods > VL_DIRTY_SAMPLER_MAX_PERIODS) {
         g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
                     "Dirty-rate sampling needs 1 to %d periods, not '%" G_GSIZE_FORMAT "'",
-                    VL_SAMPLER_MAX_PERIODS, n_periods);
+                    VL_DIRTY_SAMPLER_MAX_PERIODS, n_periods);
         return FALSE;
     }
     for (i = 0; i < n_periods; i++) {
@@ -965,7 +965,7 @@ vl_sampler_configure(VlSampler *sampler, guint period_s, const guint *periods,
 }
 
 void
-vl_sampler_set_busy_func(VlSampler *sampler, VlSamplerBusyFunc func,
+vl_dirty_sampler_set_busy_func(VlDirtySampler *sampler, VlDirtySamplerBusyFunc func,
                          gpointer user_data)
 {
     sampler->busy = func;
@@ -973,33 +973,33 @@ vl_sampler_set_busy_func(VlSampler *sampler, VlSamplerBusyFunc func,
 }
 
 gboolean
-vl_sampler_is_busy(VlSampler *sampler)
+vl_dirty_sampler_is_busy(VlDirtySampler *sampler)
 {
     return sampler->in_flight || !g_queue_is_empty(&sampler->pending);
 }
 
 void
-vl_sampler_forget(VlSampler *sampler, const char *name)
+vl_dirty_sampler_forget(VlDirtySampler *sampler, const char *name)
 {
     g_hash_table_remove(sampler->records, name);
 }
 
-VlSamplerStats *
-vl_sampler_get_stats(VlSampler *sampler, const char *name)
+VlDirtySamplerStats *
+vl_dirty_sampler_get_stats(VlDirtySampler *sampler, const char *name)
 {
     Record *r;
-    VlSamplerStats *s;
+    VlDirtySamplerStats *s;
 
     g_return_val_if_fail(sampler != NULL, NULL);
     r = g_hash_table_lookup(sampler->records, name);
     if (!r)
         return NULL;
-    s = g_new0(VlSamplerStats, 1);
+    s = g_new0(VlDirtySamplerStats, 1);
     s->name = g_strdup(r->name);
     s->memory_bytes = r->memory_bytes;
     s->nonzero_bytes = r->nonzero_bytes;
     s->n_curve = vl_dirtyrate_sampler_get_curve(r->rates, s->curve,
-                                                VL_SAMPLER_MAX_PERIODS);
+                                                VL_DIRTY_SAMPLER_MAX_PERIODS);
     s->measurements = r->measurements;
     s->age_s = r->last_us ? (sampler->ops->now_us(sampler->ops_data) -
                              r->last_us) / 1e6 : NAN;
@@ -1016,7 +1016,7 @@ number_or_null(double v)
 }
 
 json_object *
-vl_sampler_stats_to_json(const VlSamplerStats *stats)
+vl_dirty_sampler_stats_to_json(const VlDirtySamplerStats *stats)
 {
     json_object *obj = json_object_new_object();
     json_object *curve = json_object_new_array();

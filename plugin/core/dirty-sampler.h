@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sampler.h: background dirty-rate sampling of running domains
+ * dirty-sampler.h: background dirty-rate sampling of running domains
  *
  * So that an estimate is there the moment an admin or the lanes logic
  * asks, the daemon keeps measuring its running domains: one page-sampling
@@ -17,7 +17,7 @@
  * check, start, the wait, the read-back) run in a GTask thread; the
  * results come back to the main loop, which alone touches the store.
  *
- * Seam: VlSamplerOps, the libvirt side and the clock, so tests drive
+ * Seam: VlDirtySamplerOps, the libvirt side and the clock, so tests drive
  * the sampler with scripted results and no sleeps.
  */
 #pragma once
@@ -34,9 +34,9 @@
 
 G_BEGIN_DECLS
 
-#define VL_SAMPLER_MAX_PERIODS 8
+#define VL_DIRTY_SAMPLER_MAX_PERIODS 8
 /* How often a domain with nothing due is looked for, at most. */
-#define VL_SAMPLER_IDLE_CHECK_S 10
+#define VL_DIRTY_SAMPLER_IDLE_CHECK_S 10
 
 /* One running domain, as the ops see it (in the worker thread). */
 typedef struct {
@@ -45,11 +45,11 @@ typedef struct {
     double memory_bytes;        /* current guest RAM */
     double nonzero_bytes;       /* touched guest RAM, NAN when unknown */
     gboolean job_active;        /* libvirt shows a job (e.g. a migration) */
-} VlSamplerTarget;
+} VlDirtySamplerTarget;
 
-VlSamplerTarget *vl_sampler_target_new(void);
-void vl_sampler_target_free(VlSamplerTarget *target);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSamplerTarget, vl_sampler_target_free)
+VlDirtySamplerTarget *vl_dirty_sampler_target_new(void);
+void vl_dirty_sampler_target_free(VlDirtySamplerTarget *target);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlDirtySamplerTarget, vl_dirty_sampler_target_free)
 
 /*
  * The libvirt side.  Everything but now_us runs in a worker thread, one
@@ -57,7 +57,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSamplerTarget, vl_sampler_target_free)
  * have none).  Errors are VlError, naming the domain.
  */
 typedef struct {
-    /* Appends a VlSamplerTarget per running domain to @out. */
+    /* Appends a VlDirtySamplerTarget per running domain to @out. */
     gboolean (*list)(gpointer ops_data, virConnectPtr vconn, GPtrArray *out,
                      GError **error);
     gboolean (*start)(gpointer ops_data, virConnectPtr vconn, const char *name,
@@ -74,10 +74,10 @@ typedef struct {
      * remove.  NULL = g_timeout_add_seconds(). */
     guint (*timeout_add)(gpointer ops_data, guint seconds, GSourceFunc func,
                          gpointer data);
-} VlSamplerOps;
+} VlDirtySamplerOps;
 
 /* The real ops: libvirt calls on @vconn, g_get_monotonic_time(). */
-const VlSamplerOps *vl_sampler_ops_libvirt(void);
+const VlDirtySamplerOps *vl_dirty_sampler_ops_libvirt(void);
 
 /*
  * Reads the resident size of the guest RAM mapping of QEMU process @pid
@@ -86,29 +86,29 @@ const VlSamplerOps *vl_sampler_ops_libvirt(void);
  * and they are the zero pages QEMU sends as headers only.  Exposed for
  * the ops and tests; @smaps_path overrides /proc/PID/smaps (nullable).
  */
-gboolean vl_sampler_read_guest_rss(int pid, const char *smaps_path,
+gboolean vl_dirty_sampler_read_guest_rss(int pid, const char *smaps_path,
                                    double memory_bytes, double *rss_bytes,
                                    GError **error);
 
 /* Returns TRUE when @name migrates (or is otherwise busy) now. */
-typedef gboolean (*VlSamplerBusyFunc)(const char *name, gpointer user_data);
+typedef gboolean (*VlDirtySamplerBusyFunc)(const char *name, gpointer user_data);
 
 /* A snapshot of what is known about one domain (owned by the caller). */
 typedef struct {
     char *name;
     double memory_bytes;
     double nonzero_bytes;       /* NAN when unknown */
-    VlEstimateDirtySample curve[VL_SAMPLER_MAX_PERIODS];
+    VlEstimateDirtySample curve[VL_DIRTY_SAMPLER_MAX_PERIODS];
     gsize n_curve;              /* 0 before the first measurement */
     guint measurements;         /* since the domain (re)started */
     double age_s;               /* since the last measurement ended; NAN */
     int last_period_s;          /* of the last measurement, 0 = none */
     double last_rate_bps;       /* its rate, NAN */
     char *last_error;           /* of the last attempt, nullable */
-} VlSamplerStats;
+} VlDirtySamplerStats;
 
-void vl_sampler_stats_free(VlSamplerStats *stats);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSamplerStats, vl_sampler_stats_free)
+void vl_dirty_sampler_stats_free(VlDirtySamplerStats *stats);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlDirtySamplerStats, vl_dirty_sampler_stats_free)
 
 /*
  * The linear rate the estimator uses: sum of f(t) over sum of t across
@@ -117,27 +117,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSamplerStats, vl_sampler_stats_free)
  * weighs each length by what it saw, and the noisy 1 s point hardly
  * counts.  NAN before any measurement.
  */
-double vl_sampler_stats_rate_bps(const VlSamplerStats *stats);
+double vl_dirty_sampler_stats_rate_bps(const VlDirtySamplerStats *stats);
 
-typedef struct _VlSampler VlSampler;
+typedef struct _VlDirtySampler VlDirtySampler;
 
 /**
- * vl_sampler_new:
- * @ops: (nullable): NULL = vl_sampler_ops_libvirt(); static, borrowed
+ * vl_dirty_sampler_new:
+ * @ops: (nullable): NULL = vl_dirty_sampler_ops_libvirt(); static, borrowed
  * @ops_data: passed to @ops
  * @conn: (nullable): the daemon's connection (borrowed, must outlive the
  *   sampler); without one the ops get a NULL connection
  *
- * Does nothing until vl_sampler_configure() sets a period.
+ * Does nothing until vl_dirty_sampler_configure() sets a period.
  */
-VlSampler *vl_sampler_new(const VlSamplerOps *ops, gpointer ops_data,
+VlDirtySampler *vl_dirty_sampler_new(const VlDirtySamplerOps *ops, gpointer ops_data,
                           VlConn *conn);
 /* Cancels a measurement in flight (its result is dropped). */
-void vl_sampler_free(VlSampler *sampler);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSampler, vl_sampler_free)
+void vl_dirty_sampler_free(VlDirtySampler *sampler);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlDirtySampler, vl_dirty_sampler_free)
 
 /**
- * vl_sampler_configure:
+ * vl_dirty_sampler_configure:
  * @period_s: each domain is measured again after this long; 0 = no
  *   background sampling (on-demand measurements still work)
  * @periods: (array length=n_periods): measurement lengths, 1..60 s
@@ -145,11 +145,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlSampler, vl_sampler_free)
  * Applies at once; domains keep their measurements unless the lengths
  * changed.  Fails (changing nothing) on a bad length.
  */
-gboolean vl_sampler_configure(VlSampler *sampler, guint period_s,
+gboolean vl_dirty_sampler_configure(VlDirtySampler *sampler, guint period_s,
                               const guint *periods, gsize n_periods,
                               GError **error);
 
-void vl_sampler_set_busy_func(VlSampler *sampler, VlSamplerBusyFunc func,
+void vl_dirty_sampler_set_busy_func(VlDirtySampler *sampler, VlDirtySamplerBusyFunc func,
                               gpointer user_data);
 
 /*
@@ -157,19 +157,19 @@ void vl_sampler_set_busy_func(VlSampler *sampler, VlSamplerBusyFunc func,
  * measurement of the most overdue domain unless one is in flight.
  * Returns TRUE when a step was started.
  */
-gboolean vl_sampler_step(VlSampler *sampler);
+gboolean vl_dirty_sampler_step(VlDirtySampler *sampler);
 
 /* TRUE while a background step or an on-demand measurement runs. */
-gboolean vl_sampler_is_busy(VlSampler *sampler);
+gboolean vl_dirty_sampler_is_busy(VlDirtySampler *sampler);
 
 /* Forgets @name's measurements (it rebooted, or left this host). */
-void vl_sampler_forget(VlSampler *sampler, const char *name);
+void vl_dirty_sampler_forget(VlDirtySampler *sampler, const char *name);
 
 /* (transfer full) (nullable): NULL when nothing is known about @name. */
-VlSamplerStats *vl_sampler_get_stats(VlSampler *sampler, const char *name);
+VlDirtySamplerStats *vl_dirty_sampler_get_stats(VlDirtySampler *sampler, const char *name);
 
 /**
- * vl_sampler_measure_async:
+ * vl_dirty_sampler_measure_async:
  * @period_s: 1..60
  *
  * Measures @name now, over @period_s, waiting for a background step in
@@ -177,23 +177,23 @@ VlSamplerStats *vl_sampler_get_stats(VlSampler *sampler, const char *name);
  * Fails with VL_ERROR_INVALID for a bad length or a domain that is not
  * running or is migrating, VL_ERROR_LIBVIRT when libvirt refuses.
  */
-void vl_sampler_measure_async(VlSampler *sampler, const char *name,
+void vl_dirty_sampler_measure_async(VlDirtySampler *sampler, const char *name,
                               int period_s, GCancellable *cancellable,
                               GAsyncReadyCallback callback,
                               gpointer user_data);
 /* @sample: (out) (optional): the measurement */
-gboolean vl_sampler_measure_finish(VlSampler *sampler, GAsyncResult *result,
+gboolean vl_dirty_sampler_measure_finish(VlDirtySampler *sampler, GAsyncResult *result,
                                    VlDirtyRateSample *sample, GError **error);
 
 /* Lists the running domains now (sizes, new boots) without measuring. */
-void vl_sampler_refresh_async(VlSampler *sampler, GCancellable *cancellable,
+void vl_dirty_sampler_refresh_async(VlDirtySampler *sampler, GCancellable *cancellable,
                               GAsyncReadyCallback callback,
                               gpointer user_data);
-gboolean vl_sampler_refresh_finish(VlSampler *sampler, GAsyncResult *result,
+gboolean vl_dirty_sampler_refresh_finish(VlDirtySampler *sampler, GAsyncResult *result,
                                    GError **error);
 
 /* {"memory_bytes", "nonzero_bytes", "measurements", "age_s",
  *  "curve": [{"seconds", "bytes"}], "last_error"}; caller owns it. */
-json_object *vl_sampler_stats_to_json(const VlSamplerStats *stats);
+json_object *vl_dirty_sampler_stats_to_json(const VlDirtySamplerStats *stats);
 
 G_END_DECLS
