@@ -2,6 +2,7 @@
 /* virt-lanes status: what the daemon knows, for an admin or a script. */
 #include <config.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +109,53 @@ print_connection(json_object *reply)
     }
 }
 
+/* A number member, integer or not; NAN when missing or null. */
+static double
+real(json_object *obj, const char *key)
+{
+    json_object *value = NULL;
+
+    if (!obj || !json_object_object_get_ex(obj, key, &value) ||
+        !(json_object_is_type(value, json_type_int) ||
+          json_object_is_type(value, json_type_double)))
+        return NAN;
+    return json_object_get_double(value);
+}
+
+static void
+print_migration(json_object *m)
+{
+    json_object *active = member(m, "active", json_type_boolean);
+    g_autofree char *direction = NULL;
+    g_autofree char *verdict = NULL;
+    g_autofree char *outcome = NULL;
+    double eta;
+
+    if (!m)
+        return;
+    direction = text(m, "direction");
+    verdict = text(m, "verdict");
+    eta = real(m, "eta_s");
+    if (active && json_object_get_boolean(active)) {
+        printf("    migration %s: %.1f s elapsed, ETA ", direction,
+               real(m, "elapsed_s"));
+        if (isfinite(eta))
+            printf("%.1f s", eta);
+        else
+            printf("%s", "unknown");
+        printf(", %s, iteration %.0f, %.0f MiB left, %.1f MiB/s, dirty %.1f MiB/s\n",
+               verdict, real(m, "iteration"),
+               real(m, "remaining_bytes") / 1048576.0,
+               real(m, "bandwidth_bps") / 1048576.0,
+               real(m, "dirty_rate_bps") / 1048576.0);
+    } else {
+        outcome = member(m, "outcome", json_type_string) ?
+            text(m, "outcome") : g_strdup("?");
+        printf("    last migration %s: %s after %.1f s (%s)\n", direction,
+               outcome, real(m, "elapsed_s"), verdict);
+    }
+}
+
 static void
 print_domains(json_object *reply, gboolean verbose)
 {
@@ -128,6 +176,7 @@ print_domains(json_object *reply, gboolean verbose)
         size_t j;
 
         printf("  %s  %s  %s\n", name, state, uuid);
+        print_migration(member(dom, "migration", json_type_object));
         if (!verbose && n_events > STATUS_EVENTS_SHOWN) {
             first = n_events - STATUS_EVENTS_SHOWN;
             printf("    (%zu older events; --verbose shows all)\n", first);

@@ -30,5 +30,6 @@ int vl_cmd_evacuate(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_containers(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_container(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_lanes(const VlCliOptions *opts, int argc, char **argv);
+int vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv);
 
 G_END_DECLS

@@ -23,6 +23,7 @@ static const VlCliCommand commands[] = {
     { "containers", vl_cmd_containers, "Show the virtual containers: containers [NAME]" },
     { "evacuate", vl_cmd_evacuate, "Move a container or this host's domains away in traffic order" },
     { "lanes", vl_cmd_lanes, "Show lanes; bring them up or down: lanes [list|up PEER|down]" },
+    { "estimate", vl_cmd_estimate, "Predict a migration: estimate DOMAIN [--to HOST] [--lanes N]" },
     { "policy", vl_cmd_policy, "Check policy files: policy check FILE|DIR..." },
     { "status", vl_cmd_status, "Show the daemon, its libvirt connection and the domains" },
 };

@@ -19,6 +19,7 @@ typedef enum {
     KEY_PATH,
     KEY_BOOL,
     KEY_UINT,
+    KEY_PERIODS,
 } KeyKind;
 
 typedef struct {
@@ -61,6 +62,14 @@ static const KeySpec key_specs[] = {
     { "containers", "home_uri", KEY_URI, G_STRUCT_OFFSET(VlConfig, home_uri), 0, 0 },
     { "containers", "stats_replay", KEY_PATH,
       G_STRUCT_OFFSET(VlConfig, stats_replay), 0, 0 },
+    { "estimator", "sample_period_s", KEY_UINT,
+      G_STRUCT_OFFSET(VlConfig, sample_period_s),
+      0, VL_CONFIG_SAMPLE_PERIOD_MAX },
+    { "estimator", "sample_periods", KEY_PERIODS,
+      G_STRUCT_OFFSET(VlConfig, sample_periods),
+      VL_CONFIG_DIRTYRATE_PERIOD_MIN, VL_CONFIG_DIRTYRATE_PERIOD_MAX },
+    { "estimator", "history_file", KEY_PATH,
+      G_STRUCT_OFFSET(VlConfig, history_file), 0, 0 },
 };
 
 VlConfig *
@@ -87,6 +96,12 @@ vl_config_new(void)
     config->dry_run = FALSE;
     config->home_uri = NULL;
     config->stats_replay = NULL;
+    config->sample_period_s = 60;
+    config->sample_periods[0] = 1;
+    config->sample_periods[1] = 5;
+    config->sample_periods[2] = 10;
+    config->n_sample_periods = 3;
+    config->history_file = g_build_filename(VL_STATEDIR, "history.jsonl", NULL);
     return config;
 }
 
@@ -107,6 +122,7 @@ vl_config_copy(const VlConfig *config)
     copy->audit_log = g_strdup(config->audit_log);
     copy->home_uri = g_strdup(config->home_uri);
     copy->stats_replay = g_strdup(config->stats_replay);
+    copy->history_file = g_strdup(config->history_file);
     return copy;
 }
 
@@ -126,6 +142,7 @@ vl_config_free(VlConfig *config)
     g_free(config->audit_log);
     g_free(config->home_uri);
     g_free(config->stats_replay);
+    g_free(config->history_file);
     g_free(config);
 }
 
@@ -318,6 +335,56 @@ has_control_chars(const char *s)
     return FALSE;
 }
 
+/* "1,5,10": distinct whole seconds within the spec's bounds. */
+static gboolean
+parse_periods(VlConfig *config, const char *value, const KeySpec *spec,
+              const char *name, guint lineno, const char *shown,
+              GError **error)
+{
+    g_auto(GStrv) parts = NULL;
+    guint periods[VL_CONFIG_MAX_SAMPLE_PERIODS];
+    guint n = 0;
+    guint i;
+    guint j;
+
+    if (value)
+        parts = g_strsplit(value, ",", -1);
+    for (i = 0; parts && parts[i]; i++) {
+        guint64 number = 0;
+        char *part = g_strstrip(parts[i]);
+
+        if (n == VL_CONFIG_MAX_SAMPLE_PERIODS ||
+            !g_ascii_string_to_unsigned(part, 10, spec->min, spec->max,
+                                        &number, NULL)) {
+            g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                        "%s:%u: Value '%s' of key '%s' in group '%s' must be 1 to %d comma-separated integers from %u to %u",
+                        name, lineno, shown, spec->key, spec->group,
+                        VL_CONFIG_MAX_SAMPLE_PERIODS, spec->min, spec->max);
+            return FALSE;
+        }
+        for (j = 0; j < n; j++) {
+            if (periods[j] == number) {
+                g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                            "%s:%u: Value '%s' of key '%s' in group '%s' lists '%u' twice",
+                            name, lineno, shown, spec->key, spec->group,
+                            (guint)number);
+                return FALSE;
+            }
+        }
+        periods[n++] = (guint)number;
+    }
+    if (n == 0) {
+        g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                    "%s:%u: Value '%s' of key '%s' in group '%s' must be 1 to %d comma-separated integers from %u to %u",
+                    name, lineno, shown, spec->key, spec->group,
+                    VL_CONFIG_MAX_SAMPLE_PERIODS, spec->min, spec->max);
+        return FALSE;
+    }
+    memcpy(config->sample_periods, periods, n * sizeof(guint));
+    config->n_sample_periods = n;
+    return TRUE;
+}
+
 static gboolean
 parse_value(VlConfig *config,
             GKeyFile *kf,
@@ -389,6 +456,9 @@ parse_value(VlConfig *config,
         *(guint *)field = (guint)number;
         return TRUE;
     }
+
+    case KEY_PERIODS:
+        return parse_periods(config, value, spec, name, lineno, shown, error);
     }
 
     g_return_val_if_reached(FALSE);

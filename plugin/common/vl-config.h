@@ -28,6 +28,10 @@ G_BEGIN_DECLS
 #define VL_CONFIG_TABLE_BASE_DEFAULT 7600
 #define VL_CONFIG_TICK_MIN 1
 #define VL_CONFIG_TICK_MAX 3600
+#define VL_CONFIG_SAMPLE_PERIOD_MAX 86400
+#define VL_CONFIG_MAX_SAMPLE_PERIODS 8
+#define VL_CONFIG_DIRTYRATE_PERIOD_MIN 1    /* virDomainStartDirtyRateCalc */
+#define VL_CONFIG_DIRTYRATE_PERIOD_MAX 60
 
 typedef struct {
     char *uri;              /* [daemon] uri: libvirt URI */
@@ -51,6 +55,11 @@ typedef struct {
                              * as peers reach it (bring_back) */
     char *stats_replay;     /* [containers] stats_replay: nullable; TEST
                              * ONLY: replay recorded statistics */
+    guint sample_period_s;  /* [estimator] sample_period_s, 0 = no sampling */
+    /* [estimator] sample_periods: dirty-rate measurement lengths (s) */
+    guint sample_periods[VL_CONFIG_MAX_SAMPLE_PERIODS];
+    guint n_sample_periods;
+    char *history_file;     /* [estimator] history_file */
 } VlConfig;
 
 /* What the command line gave; NULL/FALSE means "not given". Borrowed. */

@@ -11,6 +11,7 @@
 
 #include "container-manager.h"
 #include "daemon.h"
+#include "estimator.h"
 #include "events.h"
 #include "ipc.h"
 #include "metadata.h"
@@ -42,6 +43,7 @@ struct _VlDaemon {
     VlDaemonStoppedFunc stopped_func;
     gpointer stopped_data;
     VlContainerManager *containers;
+    VlEstimator *estimator;
 };
 
 /*
@@ -126,6 +128,7 @@ on_connected(VlConn *conn, virConnectPtr vconn, gpointer user_data)
                    vl_conn_get_uri(conn));
 
     /* Every new connection needs its own registrations. */
+    vl_estimator_attach(daemon->estimator, vconn);
     if (!vl_events_attach(daemon->events, vconn, &error))
         daemon_log(daemon, G_LOG_LEVEL_WARNING,
                    "Domain events from '%s' are incomplete: %s",
@@ -142,6 +145,7 @@ on_disconnected(VlConn *conn, virConnectPtr vconn G_GNUC_UNUSED,
 {
     VlDaemon *daemon = user_data;
 
+    vl_estimator_detach(daemon->estimator);
     vl_events_detach(daemon->events);
     vl_container_manager_detach(daemon->containers);
     daemon_log(daemon, lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
@@ -869,16 +873,30 @@ handle_containers(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
                          vl_container_manager_reply(daemon->containers, msg));
 }
 
+static void
+handle_estimate(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    vl_estimator_handle_estimate(daemon->estimator, request, msg);
+}
+
+static void
+handle_measure(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    vl_estimator_handle_measure(daemon->estimator, request, msg);
+}
+
 /* Adding a request type is one line here. */
 static const struct {
     const char *type;
     RequestHandler handler;
 } request_handlers[] = {
     { "containers", handle_containers },
+    { "estimate", handle_estimate },
     { "hook", handle_hook },
     { "lanes", handle_lanes },
     { "lanes-down", handle_lanes_down },
     { "lanes-up", handle_lanes_up },
+    { "measure", handle_measure },
     { "ping", handle_ping },
     { "status", handle_status },
 };
@@ -938,6 +956,8 @@ vl_daemon_new(VlConfig *config,
     daemon->conn = vl_conn_new(config->uri, &options, &handlers, daemon);
     daemon->containers = vl_container_manager_new(daemon->conn, log_func,
                                                   log_data);
+    daemon->estimator = vl_estimator_new(config, daemon->conn, daemon->domains,
+                                         NULL, NULL, NULL, NULL);
     return daemon;
 }
 
@@ -951,6 +971,7 @@ vl_daemon_free(VlDaemon *daemon)
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
     g_clear_pointer(&daemon->containers, vl_container_manager_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
+    g_clear_pointer(&daemon->estimator, vl_estimator_free);
     g_clear_pointer(&daemon->events, vl_events_free);
     /* Lanes still up stay in the journal for the next start. */
     g_clear_pointer(&daemon->incoming, g_hash_table_unref);
@@ -1028,6 +1049,7 @@ vl_daemon_start(VlDaemon *daemon, GError **error)
     if (!vl_container_manager_configure(daemon->containers, config,
                                         daemon->policy, error))
         return FALSE;
+    vl_estimator_set_policy(daemon->estimator, daemon->policy);
 
     /* Lanes a crash left behind come down before anything is served. */
     backend = daemon->lane_backend ? g_steal_pointer(&daemon->lane_backend) :
@@ -1104,6 +1126,8 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
         next->lane_table_base = daemon->config->lane_table_base;
     }
 
+    if (!vl_estimator_configure(daemon->estimator, next, error))
+        return FALSE;
     /* The last step that can fail: everything after it only applies. */
     if (!vl_container_manager_configure(daemon->containers, next, policy,
                                         error))
@@ -1119,6 +1143,7 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
     daemon->config = g_steal_pointer(&next);
     vl_policy_free(daemon->policy);
     daemon->policy = g_steal_pointer(&policy);
+    vl_estimator_set_policy(daemon->estimator, daemon->policy);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the configuration from '%s'",
                daemon->config_path);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the policy from '%s'%s",
@@ -1201,6 +1226,8 @@ vl_daemon_status(VlDaemon *daemon)
     json_object_object_add(reply, "connection", vl_conn_to_json(daemon->conn));
     json_object_object_add(reply, "domains",
                            vl_domain_table_to_json(daemon->domains));
+    vl_estimator_add_status(daemon->estimator,
+                            json_object_object_get(reply, "domains"));
     return reply;
 }
 

@@ -238,7 +238,8 @@ START_TEST(test_status_shape)
     for (i = 0; i < json_object_array_length(domains); i++) {
         json_object *d = json_object_array_get_idx(domains, i);
 
-        ck_assert_uint_eq(json_object_object_length(d), 4);
+        /* name, uuid, state, events, migration */
+        ck_assert_uint_eq(json_object_object_length(d), 5);
         if (g_str_equal(json_object_get_string(field_of(d, "name", json_type_string)),
                         "test"))
             dom = d;
@@ -248,6 +249,8 @@ START_TEST(test_status_shape)
                      "6695eb01-f6a4-8304-79aa-97f2502e193f");
     ck_assert_str_eq(json_object_get_string(field_of(dom, "state", json_type_string)),
                      "running");
+    /* No migration seen: null, not a missing key. */
+    field_of(dom, "migration", json_type_null);
     events = field_of(dom, "events", json_type_array);
     ck_assert_uint_eq(json_object_array_length(events), 1);
     ev = json_object_array_get_idx(events, 0);

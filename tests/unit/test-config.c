@@ -34,6 +34,12 @@ START_TEST(test_defaults)
     ck_assert(!config->dry_run);
     ck_assert_ptr_null(config->home_uri);
     ck_assert_ptr_null(config->stats_replay);
+    ck_assert_uint_eq(config->sample_period_s, 60);
+    ck_assert_uint_eq(config->n_sample_periods, 3);
+    ck_assert_uint_eq(config->sample_periods[0], 1);
+    ck_assert_uint_eq(config->sample_periods[1], 5);
+    ck_assert_uint_eq(config->sample_periods[2], 10);
+    ck_assert_str_eq(config->history_file, VL_STATEDIR "/history.jsonl");
 }
 END_TEST
 
@@ -67,6 +73,30 @@ START_TEST(test_containers_keys)
     ck_assert_str_eq(copy->policy_dir, config->policy_dir);
     ck_assert_uint_eq(copy->tick_s, 3600);
     ck_assert(copy->dry_run);
+}
+END_TEST
+
+START_TEST(test_estimator_keys)
+{
+    static const char text[] =
+        "[daemon]\npolicy_dir = /etc/vl/p.d\n"
+        "[estimator]\nsample_period_s = 0\nsample_periods = 20, 5,10 ,60\n"
+        "history_file = /var/tmp/h.jsonl\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlConfig) config = vl_config_load_data(text, strlen(text),
+                                                     "test.conf", &error);
+    g_autoptr(VlConfig) copy = NULL;
+
+    ck_assert_msg(config != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(config->policy_dir, "/etc/vl/p.d");
+    ck_assert_uint_eq(config->sample_period_s, 0);
+    ck_assert_uint_eq(config->n_sample_periods, 4);
+    ck_assert_uint_eq(config->sample_periods[0], 20);
+    ck_assert_uint_eq(config->sample_periods[3], 60);
+    copy = vl_config_copy(config);
+    ck_assert_str_eq(copy->history_file, "/var/tmp/h.jsonl");
+    ck_assert_ptr_ne(copy->history_file, config->history_file);
+    ck_assert_uint_eq(copy->sample_periods[2], 10);
 }
 END_TEST
 
@@ -134,6 +164,25 @@ typedef struct {
 } BadCase;
 
 static const BadCase bad_cases[] = {
+    /* [estimator] */
+    { "[estimator]\nsample_periods = 1,5,5\n",
+      "test.conf:2: Value '1,5,5' of key 'sample_periods' in group 'estimator' lists '5' twice" },
+    { "[estimator]\nsample_periods = 0\n",
+      "test.conf:2: Value '0' of key 'sample_periods' in group 'estimator' must be 1 to 8 comma-separated integers from 1 to 60" },
+    { "[estimator]\nsample_periods = 61\n",
+      "test.conf:2: Value '61' of key 'sample_periods' in group 'estimator' must be 1 to 8 comma-separated integers from 1 to 60" },
+    { "[estimator]\nsample_periods = 1,,2\n",
+      "test.conf:2: Value '1,,2' of key 'sample_periods' in group 'estimator' must be 1 to 8 comma-separated integers from 1 to 60" },
+    { "[estimator]\nsample_periods =\n",
+      "test.conf:2: Value '' of key 'sample_periods' in group 'estimator' must be 1 to 8 comma-separated integers from 1 to 60" },
+    { "[estimator]\nsample_periods = 1,2,3,4,5,6,7,8,9\n",
+      "test.conf:2: Value '1,2,3,4,5,6,7,8,9' of key 'sample_periods' in group 'estimator' must be 1 to 8 comma-separated integers from 1 to 60" },
+    { "[estimator]\nsample_period_s = 86401\n",
+      "test.conf:2: Value '86401' of key 'sample_period_s' in group 'estimator' must be an integer from 0 to 86400" },
+    { "[estimator]\nhistory_file = history.jsonl\n",
+      "test.conf:2: Value 'history.jsonl' of key 'history_file' in group 'estimator' must be an absolute path" },
+    { "[daemon]\npolicy_dir = rel/p.d\n",
+      "test.conf:2: Value 'rel/p.d' of key 'policy_dir' in group 'daemon' must be an absolute path" },
     /* unknown names */
     { "[daemon]\nuri = test:///default\nfoo = 1\n",
       "test.conf:3: Unknown key 'foo' in group 'daemon'" },
@@ -414,6 +463,7 @@ config_suite(void)
     tcase_add_test(tc, test_file_good);
     tcase_add_test(tc, test_copy);
     tcase_add_test(tc, test_lane_keys);
+    tcase_add_test(tc, test_estimator_keys);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bad");
