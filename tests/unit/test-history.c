@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-history.c: the migration history file
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "history-priv.h"
+#include "test-util.h"
+
+#define MIB (1048576.0)
+
+/* The golden line: key order, number format, escaping of the domain. */
+static const char golden_line[] =
+    "{\"v\":1,\"time\":1700000000,\"domain\":\"web \\\"1\\\";\\n\xc3\xbc\xc3\xb1\xc3\xad\","
+    "\"memory_bytes\":1073741824,\"processed_bytes\":894435328,"
+    "\"total_time_s\":38.8,\"memory_bps\":23907532.8,\"iterations\":3,"
+    "\"downtime_ms\":362,\"dirty_rate_bps\":0,\"lanes\":1,\"channels\":0,"
+    "\"predicted_time_s\":38.9078}";
+
+#define LINE(time, domain, rest) \
+    "{\"v\":1,\"time\":" #time ",\"domain\":\"" domain "\"," rest "}\n"
+#define GOOD_REST \
+    "\"memory_bytes\":1073741824,\"processed_bytes\":894435328," \
+    "\"total_time_s\":38.8,\"memory_bps\":23907532.8,\"iterations\":3," \
+    "\"downtime_ms\":362,\"dirty_rate_bps\":0,\"lanes\":1,\"channels\":0"
+
+/* Good lines among bad ones; the last is cut short, as by a crash. */
+static const char mixed_file[] =
+    LINE(1, "a", GOOD_REST)
+    "not json at all\n"
+    "{}\n"
+    "\n"
+    "{\"v\":2,\"time\":2,\"domain\":\"from-the-future\"," GOOD_REST "}\n"
+    LINE(3, "b", GOOD_REST ",\"predicted_time_s\":37,\"future_key\":[1,2]")
+    LINE(4, "neg", "\"memory_bytes\":-5,\"processed_bytes\":1,"
+         "\"total_time_s\":1,\"memory_bps\":1,\"iterations\":1,"
+         "\"downtime_ms\":1,\"dirty_rate_bps\":0,\"lanes\":1,\"channels\":0")
+    LINE(5, "nan", "\"memory_bytes\":5,\"processed_bytes\":1,"
+         "\"total_time_s\":NaN,\"memory_bps\":1,\"iterations\":1,"
+         "\"downtime_ms\":1,\"dirty_rate_bps\":0,\"lanes\":1,\"channels\":0")
+    LINE(6, "lanes", "\"memory_bytes\":5,\"processed_bytes\":1,"
+         "\"total_time_s\":1,\"memory_bps\":1,\"iterations\":1,"
+         "\"downtime_ms\":1,\"dirty_rate_bps\":0,\"lanes\":99,\"channels\":0")
+    "{\"v\":1,\"time\":7,\"domain\":\"two\"," GOOD_REST "} {}\n"
+    "{\"v\":1,\"time\":8,\"domain\":\"bad-\xff-utf8\"," GOOD_REST "}\n"
+    "{\"v\":1,\"time\":9,\"domain\":\"nul\\u0000byte\"," GOOD_REST "}\n"
+    "[1,2,3]\n"
+    LINE(10, "c", GOOD_REST)
+    "{\"v\":1,\"time\":11,\"domain\":\"trunc\",\"memory_bytes\":10737";
+
+static VlHistoryRecord *
+sample_record(gint64 time, const char *domain, guint lanes, double bps)
+{
+    VlHistoryRecord *r = vl_history_record_new();
+
+    r->time = time;
+    r->domain = g_strdup(domain);
+    r->memory_bytes = 1073741824;
+    r->processed_bytes = 894435328;
+    r->total_time_s = 38.8;
+    r->memory_bps = bps;
+    r->iterations = 3;
+    r->downtime_ms = 362;
+    r->dirty_rate_bps = 0;
+    r->lanes = lanes;
+    r->channels = lanes > 1 ? 2 * lanes : 0;
+    return r;
+}
+
+typedef struct {
+    char *dir;
+    char *path;
+} TmpHistory;
+
+static TmpHistory
+tmp_history(void)
+{
+    TmpHistory t;
+
+    t.dir = g_dir_make_tmp("vl-history-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(t.dir);
+    t.path = g_build_filename(t.dir, "history.jsonl", NULL);
+    return t;
+}
+
+static void
+tmp_history_clear(TmpHistory *t)
+{
+    const char *name;
+    GDir *d = g_dir_open(t->dir, 0, NULL);
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(t->dir, name, NULL);
+
+        if (g_rmdir(p) < 0)
+            g_unlink(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(t->dir);
+    g_free(t->dir);
+    g_free(t->path);
+}
+
+static gsize
+file_size(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return 0;
+    return st.st_size;
+}
+
+START_TEST(test_golden_line)
+{
+    /* quotes, ';', a newline and non-ASCII: all must survive */
+    g_autoptr(VlHistoryRecord) r =
+        sample_record(1700000000, "web \"1\";\n\xc3\xbc\xc3\xb1\xc3\xad", 1,
+                      23907532.8);
+    g_autoptr(VlHistoryRecord) back = NULL;
+    g_autofree char *line = NULL;
+
+    r->predicted_time_s = 38.9078;
+    line = vl_history_record_to_line(r, NULL);
+    ck_assert_str_eq(line, golden_line);
+
+    back = vl_history_record_from_line(line, strlen(line), NULL);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_str_eq(back->domain, r->domain);
+    ck_assert_int_eq(back->time, r->time);
+    ck_assert_uint_eq(back->memory_bytes, r->memory_bytes);
+    ck_assert_uint_eq(back->processed_bytes, r->processed_bytes);
+    ck_assert(back->total_time_s == 38.8);
+    ck_assert(back->memory_bps == 23907532.8);
+    ck_assert_uint_eq(back->iterations, 3);
+    ck_assert(back->downtime_ms == 362);
+    ck_assert_uint_eq(back->lanes, 1);
+    ck_assert_uint_eq(back->channels, 0);
+    ck_assert(back->predicted_time_s == 38.9078);
+}
+END_TEST
+
+START_TEST(test_no_prediction)
+{
+    g_autoptr(VlHistoryRecord) r = sample_record(5, "x", 3, 6e7);
+    g_autoptr(VlHistoryRecord) back = NULL;
+    g_autofree char *line = vl_history_record_to_line(r, NULL);
+
+    ck_assert(!strstr(line, "predicted"));
+    back = vl_history_record_from_line(line, strlen(line), NULL);
+    ck_assert(isnan(back->predicted_time_s));
+    ck_assert_uint_eq(back->channels, 6);
+}
+END_TEST
+
+START_TEST(test_append_and_load)
+{
+    TmpHistory t = tmp_history();
+    g_autoptr(VlHistory) h = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    struct stat st;
+    guint i;
+
+    for (i = 0; i < 3; i++) {
+        g_autoptr(VlHistoryRecord) r =
+            sample_record(100 + i, "dom; rm -rf /", i + 1, 1e7 * (i + 1));
+
+        ck_assert(vl_history_append(t.path, r, 0, &error));
+    }
+    ck_assert_int_eq(stat(t.path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    ck_assert(g_file_get_contents(t.path, &text, NULL, NULL));
+    ck_assert(g_str_has_suffix(text, "}\n"));
+
+    h = vl_history_load(t.path, &error);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->records->len, 3);
+    ck_assert_uint_eq(h->bad_lines, 0);
+    for (i = 0; i < 3; i++) {
+        VlHistoryRecord *r = g_ptr_array_index(h->records, i);
+
+        ck_assert_int_eq(r->time, 100 + i);
+        ck_assert_str_eq(r->domain, "dom; rm -rf /");
+    }
+    tmp_history_clear(&t);
+}
+END_TEST
+
+START_TEST(test_rotation)
+{
+    TmpHistory t = tmp_history();
+    g_autoptr(VlHistory) h = NULL;
+    g_autofree char *old = g_strconcat(t.path, ".1", NULL);
+    g_autofree char *line = NULL;
+    gsize max;
+    guint i;
+
+    {
+        g_autoptr(VlHistoryRecord) r = sample_record(0, "d", 1, 1e7);
+
+        line = vl_history_record_to_line(r, NULL);
+    }
+    /* room for two lines per file */
+    max = 2 * (strlen(line) + 1) + 10;
+    for (i = 1; i <= 5; i++) {
+        g_autoptr(VlHistoryRecord) r = sample_record(i, "d", 1, 1e7);
+
+        ck_assert(vl_history_append(t.path, r, max, NULL));
+        ck_assert(file_size(t.path) <= max);
+    }
+    /* [1,2] -> rotated; [3,4] -> rotated over it; [5] */
+    h = vl_history_load(t.path, NULL);
+    ck_assert_uint_eq(h->records->len, 3);
+    for (i = 0; i < 3; i++)
+        ck_assert_int_eq(((VlHistoryRecord *)g_ptr_array_index(h->records, i))->time,
+                         3 + i);
+    ck_assert(file_size(old) > 0 && file_size(old) <= max);
+    tmp_history_clear(&t);
+}
+END_TEST
+
+START_TEST(test_corrupt_lines)
+{
+    TmpHistory t = tmp_history();
+    g_autoptr(VlHistory) h = NULL;
+    g_autoptr(VlHistory) h2 = NULL;
+    g_autoptr(VlHistoryRecord) r = sample_record(12, "after-crash", 1, 2e7);
+    VlHistoryRecord *b;
+
+    ck_assert(g_file_set_contents(t.path, mixed_file, -1, NULL));
+    h = vl_history_load(t.path, NULL);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->records->len, 3);
+    /* every non-empty line but three: 11 bad */
+    ck_assert_uint_eq(h->bad_lines, 11);
+    ck_assert_str_eq(((VlHistoryRecord *)g_ptr_array_index(h->records, 0))->domain, "a");
+    b = g_ptr_array_index(h->records, 1);
+    ck_assert_str_eq(b->domain, "b");
+    ck_assert(b->predicted_time_s == 37);       /* unknown key ignored */
+    ck_assert_str_eq(((VlHistoryRecord *)g_ptr_array_index(h->records, 2))->domain, "c");
+
+    /* appending after the torn line ends it first: only it stays lost */
+    ck_assert(vl_history_append(t.path, r, 0, NULL));
+    h2 = vl_history_load(t.path, NULL);
+    ck_assert_uint_eq(h2->records->len, 4);
+    ck_assert_uint_eq(h2->bad_lines, 11);
+    ck_assert_str_eq(((VlHistoryRecord *)g_ptr_array_index(h2->records, 3))->domain,
+                     "after-crash");
+    tmp_history_clear(&t);
+}
+END_TEST
+
+START_TEST(test_bad_records)
+{
+    TmpHistory t = tmp_history();
+    g_autoptr(VlHistoryRecord) seed = sample_record(1, "ok", 1, 1e7);
+    struct {
+        const char *field;
+        const char *domain;
+        double total;
+        double bps;
+        guint lanes;
+        guint channels;
+        double predicted;
+    } bad[] = {
+        { "'domain'", NULL, 1, 1, 1, 0, NAN },
+        { "'domain'", "", 1, 1, 1, 0, NAN },
+        { "'domain'", "bad-\xff-utf8", 1, 1, 1, 0, NAN },
+        { "'total_time_s'", "d", NAN, 1, 1, 0, NAN },
+        { "'total_time_s'", "d", -1, 1, 1, 0, NAN },
+        { "'memory_bps'", "d", 1, INFINITY, 1, 0, NAN },
+        { "'lanes'", "d", 1, 1, 65, 0, NAN },
+        { "'channels'", "d", 1, 1, 1, 256, NAN },
+        { "'predicted_time_s'", "d", 1, 1, 1, 0, -3 },
+    };
+    g_autofree char *long_name = g_strnfill(2000, 'x');
+    guint i;
+
+    ck_assert(vl_history_append(t.path, seed, 0, NULL));
+    for (i = 0; i <= G_N_ELEMENTS(bad); i++) {
+        g_autoptr(VlHistoryRecord) r = sample_record(2, "d", 1, 1e7);
+        g_autoptr(GError) error = NULL;
+        gsize before = file_size(t.path);
+        const char *field = "'domain'";
+
+        g_free(r->domain);
+        if (i < G_N_ELEMENTS(bad)) {
+            r->domain = g_strdup(bad[i].domain);
+            r->total_time_s = bad[i].total;
+            r->memory_bps = bad[i].bps;
+            r->lanes = bad[i].lanes;
+            r->channels = bad[i].channels;
+            r->predicted_time_s = bad[i].predicted;
+            field = bad[i].field;
+        } else {
+            r->domain = g_strdup(long_name);
+        }
+        ck_assert_msg(!vl_history_append(t.path, r, 0, &error), "case %u", i);
+        ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
+        ck_assert_msg(strstr(error->message, field), "case %u: '%s'", i,
+                      error->message);
+        ck_assert_uint_eq(file_size(t.path), before);
+    }
+    tmp_history_clear(&t);
+}
+END_TEST
+
+START_TEST(test_bad_paths)
+{
+    TmpHistory t = tmp_history();
+    g_autofree char *target = g_build_filename(t.dir, "target", NULL);
+    g_autofree char *link = g_build_filename(t.dir, "link", NULL);
+    g_autoptr(VlHistoryRecord) r = sample_record(1, "d", 1, 1e7);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlHistory) empty = NULL;
+    VlHistory *h;
+
+    /* a symlink is not followed: nothing lands in its target */
+    ck_assert(g_file_set_contents(target, "", 0, NULL));
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert(!vl_history_append(link, r, 0, &error));
+    ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_IO));
+    ck_assert(strstr(error->message, link));
+    ck_assert_uint_eq(file_size(target), 0);
+    g_clear_error(&error);
+    h = vl_history_load(link, &error);
+    ck_assert_ptr_null(h);
+    g_clear_error(&error);
+
+    /* a directory is not a history file */
+    ck_assert(!vl_history_append(t.dir, r, 0, &error));
+    g_clear_error(&error);
+    ck_assert_ptr_null(vl_history_load(t.dir, &error));
+    ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_IO));
+    g_clear_error(&error);
+
+    /* a missing one is an empty history */
+    empty = vl_history_load(t.path, &error);
+    ck_assert_ptr_nonnull(empty);
+    ck_assert_uint_eq(empty->records->len, 0);
+    ck_assert_uint_eq(empty->bad_lines, 0);
+    tmp_history_clear(&t);
+}
+END_TEST
+
+START_TEST(test_learned_bps)
+{
+    /* memory_bps of the lab's runs, lab-recipe.md (MiB/s) */
+    static const struct {
+        guint lanes;
+        double mib_s;
+    } runs[] = {
+        { 1, 10.0 },    /* an old, slow run: out of the recent window */
+        { 1, 22.8 }, { 2, 43.5 }, { 3, 60.6 }, { 3, 64.4 }, { 1, 22.6 },
+        { 3, 61.6 }, { 1, 23.5 }, { 3, 63.3 },
+    };
+    g_autoptr(VlHistory) h = vl_history_new();
+    double bps = -1;
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(runs); i++)
+        g_ptr_array_add(h->records, sample_record(i, "d", runs[i].lanes,
+                                                  runs[i].mib_s * MIB));
+
+    ck_assert(vl_history_learned_bps(h, 1, 3, &bps));
+    ck_assert(fabs(bps - 22.8 * MIB) < 1);          /* median of 3 */
+    ck_assert(vl_history_learned_bps(h, 1, 0, &bps));
+    ck_assert(fabs(bps - 22.7 * MIB) < 1);          /* of 4: (22.6+22.8)/2 */
+    ck_assert(vl_history_learned_bps(h, 3, 10, &bps));
+    ck_assert(fabs(bps - (61.6 + 63.3) / 2 * MIB) < 1);
+    ck_assert(vl_history_learned_bps(h, 2, 10, &bps));
+    ck_assert(fabs(bps - 43.5 * MIB) < 1);
+    bps = -1;
+    ck_assert(!vl_history_learned_bps(h, 5, 10, &bps));
+    ck_assert(bps == -1);
+}
+END_TEST
+
+START_TEST(test_prediction_error)
+{
+    static const double predicted[] = { NAN, 44, 40, 48, 42 };  /* actual 40 */
+    g_autoptr(VlHistory) h = vl_history_new();
+    double mape = 0;
+    double p90 = 0;
+    guint n = 0;
+    guint i;
+
+    ck_assert(!vl_history_prediction_error(h, 0, &mape, &p90, &n));
+    for (i = 0; i < G_N_ELEMENTS(predicted); i++) {
+        VlHistoryRecord *r = sample_record(i, "d", 1, 1e7);
+
+        r->total_time_s = 40;
+        r->predicted_time_s = predicted[i];
+        g_ptr_array_add(h->records, r);
+    }
+    /* errors 0.1, 0, 0.2, 0.05: mean 0.0875, 90th percentile 0.2 */
+    ck_assert(vl_history_prediction_error(h, 0, &mape, &p90, &n));
+    ck_assert_uint_eq(n, 4);
+    ck_assert(fabs(mape - 0.0875) < 1e-12);
+    ck_assert(fabs(p90 - 0.2) < 1e-12);
+    /* the two most recent: 0.2 and 0.05 */
+    ck_assert(vl_history_prediction_error(h, 2, &mape, &p90, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert(fabs(mape - 0.125) < 1e-12);
+}
+END_TEST
+
+static Suite *
+history_suite(void)
+{
+    Suite *s = suite_create("history");
+    TCase *tc;
+
+    tc = tcase_create("line");
+    tcase_add_test(tc, test_golden_line);
+    tcase_add_test(tc, test_no_prediction);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("file");
+    tcase_add_test(tc, test_append_and_load);
+    tcase_add_test(tc, test_rotation);
+    tcase_add_test(tc, test_corrupt_lines);
+    tcase_add_test(tc, test_bad_records);
+    tcase_add_test(tc, test_bad_paths);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("learning");
+    tcase_add_test(tc, test_learned_bps);
+    tcase_add_test(tc, test_prediction_error);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+int
+main(void)
+{
+    return vl_test_run_suite(history_suite());
+}
