@@ -27,5 +27,6 @@ typedef int (*VlCmdFunc)(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_status(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_policy(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_migrate(const VlCliOptions *opts, int argc, char **argv);
+int vl_cmd_lanes(const VlCliOptions *opts, int argc, char **argv);
 
 G_END_DECLS

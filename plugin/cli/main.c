@@ -19,6 +19,7 @@ typedef struct {
 
 /* Adding a sub-command is one line here (and its cmd-*.c in meson). */
 static const VlCliCommand commands[] = {
+    { "lanes", vl_cmd_lanes, "Show lanes; bring them up or down: lanes [list|up PEER|down]" },
     { "migrate", vl_cmd_migrate, "Migrate a domain over lanes: migrate DOMAIN DESTURI" },
     { "policy", vl_cmd_policy, "Check policy files: policy check FILE|DIR..." },
     { "status", vl_cmd_status, "Show the daemon, its libvirt connection and the domains" },

@@ -11,8 +11,8 @@
  * answered with an error, never trusted.  The full protocol is in
  * docs/architecture.md.
  *
- * Request types: "hook" (from virt-lanes-hook), "status", "ping" (from
- * the CLI).
+ * Request types: "hook" (from virt-lanes-hook), "status", "ping", "lanes",
+ * "lanes-up", "lanes-down" (from the CLI and 'virt-lanes migrate').
  */
 #pragma once
 

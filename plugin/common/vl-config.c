@@ -36,6 +36,7 @@ static const KeySpec key_specs[] = {
     { "daemon", "pid_file", KEY_PATH, G_STRUCT_OFFSET(VlConfig, pid_file), 0, 0 },
     { "daemon", "log_file", KEY_PATH, G_STRUCT_OFFSET(VlConfig, log_file), 0, 0 },
     { "daemon", "verbose", KEY_BOOL, G_STRUCT_OFFSET(VlConfig, verbose), 0, 0 },
+    { "daemon", "policy_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, policy_dir), 0, 0 },
     { "libvirt", "keepalive_interval", KEY_UINT,
       G_STRUCT_OFFSET(VlConfig, keepalive_interval),
       0, VL_CONFIG_KEEPALIVE_INTERVAL_MAX },
@@ -48,6 +49,11 @@ static const KeySpec key_specs[] = {
     { "libvirt", "reconnect_max", KEY_UINT,
       G_STRUCT_OFFSET(VlConfig, reconnect_max_s),
       VL_CONFIG_RECONNECT_MIN, VL_CONFIG_RECONNECT_MAX },
+    { "lanes", "journal", KEY_PATH, G_STRUCT_OFFSET(VlConfig, lane_journal), 0, 0 },
+    { "lanes", "script_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, script_dir), 0, 0 },
+    { "lanes", "state_dir", KEY_PATH, G_STRUCT_OFFSET(VlConfig, lane_state_dir), 0, 0 },
+    { "lanes", "table_base", KEY_UINT, G_STRUCT_OFFSET(VlConfig, lane_table_base),
+      VL_CONFIG_TABLE_BASE_MIN, VL_CONFIG_TABLE_BASE_MAX },
 };
 
 VlConfig *
@@ -64,6 +70,11 @@ vl_config_new(void)
     config->keepalive_count = 3;
     config->reconnect_min_s = 1;
     config->reconnect_max_s = 30;
+    config->policy_dir = g_strdup(VL_POLICYDIR);
+    config->lane_journal = g_strdup(VL_STATEDIR "/lanes.json");
+    config->script_dir = g_strdup(VL_SCRIPTDIR);
+    config->lane_state_dir = g_strdup(VL_RUNSTATEDIR "/lanes");
+    config->lane_table_base = VL_CONFIG_TABLE_BASE_DEFAULT;
     return config;
 }
 
@@ -77,6 +88,10 @@ vl_config_copy(const VlConfig *config)
     copy->socket_path = g_strdup(config->socket_path);
     copy->pid_file = g_strdup(config->pid_file);
     copy->log_file = g_strdup(config->log_file);
+    copy->policy_dir = g_strdup(config->policy_dir);
+    copy->lane_journal = g_strdup(config->lane_journal);
+    copy->script_dir = g_strdup(config->script_dir);
+    copy->lane_state_dir = g_strdup(config->lane_state_dir);
     return copy;
 }
 
@@ -89,6 +104,10 @@ vl_config_free(VlConfig *config)
     g_free(config->socket_path);
     g_free(config->pid_file);
     g_free(config->log_file);
+    g_free(config->policy_dir);
+    g_free(config->lane_journal);
+    g_free(config->script_dir);
+    g_free(config->lane_state_dir);
     g_free(config);
 }
 
@@ -113,6 +132,18 @@ vl_config_apply_overrides(VlConfig *config, const VlConfigOverrides *overrides)
     }
     if (overrides->verbose)
         config->verbose = TRUE;
+    if (overrides->policy_dir) {
+        g_free(config->policy_dir);
+        config->policy_dir = g_strdup(overrides->policy_dir);
+    }
+    if (overrides->lane_journal) {
+        g_free(config->lane_journal);
+        config->lane_journal = g_strdup(overrides->lane_journal);
+    }
+    if (overrides->script_dir) {
+        g_free(config->script_dir);
+        config->script_dir = g_strdup(overrides->script_dir);
+    }
 }
 
 static const KeySpec *

@@ -21,6 +21,11 @@ G_BEGIN_DECLS
 #define VL_CONFIG_KEEPALIVE_COUNT_MAX 100
 #define VL_CONFIG_RECONNECT_MIN 1
 #define VL_CONFIG_RECONNECT_MAX 3600
+/* [lanes] table_base: lanes use table_base+1.., which must stay clear of
+ * the kernel's 253-255 (see lanes.h). */
+#define VL_CONFIG_TABLE_BASE_MIN 256
+#define VL_CONFIG_TABLE_BASE_MAX 2000000000
+#define VL_CONFIG_TABLE_BASE_DEFAULT 7600
 
 typedef struct {
     char *uri;              /* [daemon] uri: libvirt URI */
@@ -32,6 +37,11 @@ typedef struct {
     guint keepalive_count;  /* [libvirt] keepalive_count */
     guint reconnect_min_s;  /* [libvirt] reconnect_min: first retry delay */
     guint reconnect_max_s;  /* [libvirt] reconnect_max: retry delay cap */
+    char *policy_dir;       /* [daemon] policy_dir: the policies.d directory */
+    char *lane_journal;     /* [lanes] journal: lanes this daemon brought up */
+    char *script_dir;       /* [lanes] script_dir: lane-up, lane-down, lane-steer */
+    char *lane_state_dir;   /* [lanes] state_dir: the scripts' notes (under /run) */
+    guint lane_table_base;  /* [lanes] table_base: first routing table / fwmark */
 } VlConfig;
 
 /* What the command line gave; NULL/FALSE means "not given". Borrowed. */
@@ -41,6 +51,9 @@ typedef struct {
     const char *pid_file;
     const char *log_file;
     gboolean verbose;
+    const char *policy_dir;
+    const char *lane_journal;
+    const char *script_dir;
 } VlConfigOverrides;
 
 /* The compiled defaults.  Caller owns the result. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <config.h>
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -10,6 +12,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "ipc.h"
+#include "metadata.h"
 #include "timestamp.h"
 #include "vl-autoptr.h"
 #include "vl-error.h"
@@ -29,7 +32,32 @@ struct _VlDaemon {
     VlEvents *events;
     VlConn *conn;
     VlIpcServer *server;
+
+    VlPolicy *policy;
+    VlLaneBackend *lane_backend;    /* until the manager takes it */
+    VlLaneManager *lanes;
+    GHashTable *incoming;           /* domain name -> Incoming* (owned) */
+    gboolean stopping;
+    VlDaemonStoppedFunc stopped_func;
+    gpointer stopped_data;
 };
+
+/*
+ * An incoming migration whose plan brought lanes up here (the
+ * destination path, docs/lanes.md).  The hook's "migrate begin" request
+ * is held until the lanes are up or VL_LANES_HOOK_REPLY_MS passed.
+ */
+typedef struct {
+    VlDaemon *daemon;
+    char *domain;
+    char *plan_id;
+    char *peer_name;
+    gint64 since_us;
+    VlIpcRequest *request;  /* the hook call still waiting, or NULL */
+    guint reply_timer;
+    gboolean acquiring;     /* lanes still coming up */
+    gboolean ended;         /* the migration ended meanwhile */
+} Incoming;
 
 typedef void (*RequestHandler)(VlDaemon *daemon,
                                VlIpcRequest *request,
@@ -49,6 +77,24 @@ daemon_log(VlDaemon *daemon, GLogLevelFlags level, const char *fmt, ...)
         daemon->log_func(level, message, daemon->log_data);
     else
         g_debug("%s", message);
+}
+
+/* The bound for each lane script, from the policy (lane_up_max_s). */
+static guint
+lane_timeout_ms(VlDaemon *daemon)
+{
+    double s = daemon->policy ? daemon->policy->migration->lane_up_max_s : 5.0;
+    double ms = s * 1000.0 + 0.5;
+
+    return ms < 1 ? 1 : (guint) ms;
+}
+
+static void
+on_lanes_log(GLogLevelFlags level, const char *message, gpointer user_data)
+{
+    VlDaemon *daemon = user_data;
+
+    daemon_log(daemon, level, "%s", message);
 }
 
 /* ---- libvirt connection ---------------------------------------------- */
@@ -172,6 +218,583 @@ uuid_from_xml(const VlHookEvent *event)
     return g_steal_pointer(&uuid);
 }
 
+/* ---- the destination path: lanes for an incoming migration --------- */
+
+static void
+reply_continue(VlIpcRequest *request)
+{
+    json_object *reply = vl_ipc_reply_new_ok();
+
+    json_object_object_add(reply, "verdict", json_object_new_string("continue"));
+    vl_ipc_request_reply(request, reply);
+}
+
+static void
+incoming_free(Incoming *in)
+{
+    if (!in)
+        return;
+    g_clear_handle_id(&in->reply_timer, g_source_remove);
+    /* Never leave libvirtd's hook hanging. */
+    if (in->request)
+        reply_continue(g_steal_pointer(&in->request));
+    g_free(in->domain);
+    g_free(in->plan_id);
+    g_free(in->peer_name);
+    g_free(in);
+}
+
+static void
+incoming_reply(Incoming *in)
+{
+    g_clear_handle_id(&in->reply_timer, g_source_remove);
+    if (in->request)
+        reply_continue(g_steal_pointer(&in->request));
+}
+
+static gboolean
+on_incoming_reply_timeout(gpointer user_data)
+{
+    Incoming *in = user_data;
+
+    in->reply_timer = 0;
+    daemon_log(in->daemon, G_LOG_LEVEL_WARNING,
+               "Domain '%s': lanes for plan '%s' are still coming up after %u ms; letting the migration start",
+               in->domain, in->plan_id, VL_LANES_HOOK_REPLY_MS);
+    if (in->request)
+        reply_continue(g_steal_pointer(&in->request));
+    return G_SOURCE_REMOVE;
+}
+
+/* Names of the lanes in @report that are (not) up, for a log line. */
+static char *
+report_names(const VlLaneReport *report, gboolean up)
+{
+    GString *s = g_string_new(NULL);
+    guint i;
+
+    for (i = 0; i < report->lanes->len; i++) {
+        VlLaneResult *r = g_ptr_array_index(report->lanes, i);
+
+        if (r->up != up)
+            continue;
+        if (s->len)
+            g_string_append(s, ", ");
+        if (up)
+            g_string_append(s, r->interface);
+        else
+            g_string_append_printf(s, "%s (%s)", r->interface,
+                                   r->error ? r->error->message : "not up");
+    }
+    if (!s->len)
+        g_string_append(s, "none");
+    return g_string_free(s, FALSE);
+}
+
+static void
+log_report(VlDaemon *daemon, const char *what, const VlLaneReport *report)
+{
+    g_autofree char *up = report_names(report, TRUE);
+    g_autofree char *failed = report_names(report, FALSE);
+
+    if (report->n_up < report->lanes->len)
+        daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                   "%s: lanes towards '%s' for plan '%s': up: %s; failed: %s",
+                   what, report->peer_name, report->plan_id, up, failed);
+    else
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE,
+                   "%s: lanes towards '%s' for plan '%s' are up: %s",
+                   what, report->peer_name, report->plan_id, up);
+    if (report->steer_error)
+        daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                   "%s: connections are not steered over the lanes: %s",
+                   what, report->steer_error->message);
+}
+
+static void incoming_release(Incoming *in);
+
+static void
+on_incoming_acquired(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
+                     gpointer user_data)
+{
+    Incoming *in = user_data;
+    VlDaemon *daemon = in->daemon;
+    g_autoptr(VlLaneReport) report = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *what = g_strdup_printf("Incoming migration of '%s'", in->domain);
+
+    in->acquiring = FALSE;
+    report = vl_lane_manager_acquire_finish(daemon->lanes, result, &error);
+    if (!report)
+        daemon_log(daemon, G_LOG_LEVEL_WARNING, "%s: no lanes: %s", what, error->message);
+    else
+        log_report(daemon, what, report);
+    incoming_reply(in);
+    if (in->ended || daemon->stopping)
+        incoming_release(in);
+}
+
+static void
+on_incoming_released(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
+                     gpointer user_data)
+{
+    Incoming *in = user_data;
+    VlDaemon *daemon = in->daemon;
+    g_autoptr(GError) error = NULL;
+    guint n_down = 0;
+
+    if (!vl_lane_manager_release_finish(daemon->lanes, result, &n_down, &error)) {
+        /* Nothing held (no lane came up, or an admin's lanes-down) is fine. */
+        if (g_error_matches(error, VL_ERROR, VL_ERROR_INVALID))
+            daemon_log(daemon, G_LOG_LEVEL_DEBUG, "Incoming migration of '%s': %s",
+                       in->domain, error->message);
+        else
+            daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                       "Incoming migration of '%s' ended; %s", in->domain, error->message);
+    } else {
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE,
+                   "Incoming migration of '%s' ended; %u lane(s) of plan '%s' taken down",
+                   in->domain, n_down, in->plan_id);
+    }
+    incoming_free(in);
+}
+
+/* Takes @in out of the table and its lanes down (unless still coming up:
+ * then once they are). */
+static void
+incoming_release(Incoming *in)
+{
+    VlDaemon *daemon = in->daemon;
+
+    if (g_hash_table_lookup(daemon->incoming, in->domain) == in)
+        g_hash_table_steal(daemon->incoming, in->domain);
+    if (in->acquiring) {
+        in->ended = TRUE;
+        return;
+    }
+    vl_lane_manager_release_async(daemon->lanes, in->plan_id, lane_timeout_ms(daemon),
+                                  on_incoming_released, in);
+}
+
+/* Whether @a and @b are the same IP address (any spelling). */
+static gboolean
+same_address(const char *a, const char *b)
+{
+    g_autoptr(GInetAddress) x = a ? g_inet_address_new_from_string(a) : NULL;
+    g_autoptr(GInetAddress) y = b ? g_inet_address_new_from_string(b) : NULL;
+
+    return x && y && g_inet_address_equal(x, y);
+}
+
+/* The address part of "ADDR/PLEN". */
+static char *
+address_part(const char *with_prefix)
+{
+    const char *slash = strchr(with_prefix, '/');
+
+    return slash ? g_strndup(with_prefix, slash - with_prefix) : g_strdup(with_prefix);
+}
+
+/*
+ * The policy's peer that is the plan's source, by migration address
+ * (the plan's host name is the source's own label for itself and only
+ * appears in messages).
+ */
+static const VlPeerConfig *
+find_source_peer(VlDaemon *daemon, const VlMigrationPlan *plan)
+{
+    GPtrArray *peers = daemon->policy->migration->peers;
+    guint i;
+
+    for (i = 0; i < peers->len; i++) {
+        const VlPeerConfig *peer = g_ptr_array_index(peers, i);
+
+        if (same_address(peer->migration_address, plan->source_migration_address))
+            return peer;
+    }
+    return NULL;
+}
+
+/*
+ * This host's lanes for the plan: each plan lane names this end's
+ * address (dest-address); the policy lane with that address is ours,
+ * if its peer address is the plan's source-address.
+ */
+static GPtrArray *
+match_plan_lanes(VlDaemon *daemon, const char *domain, const VlPeerConfig *peer,
+                 const VlMigrationPlan *plan)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    guint i;
+    guint j;
+
+    for (i = 0; i < plan->lanes->len; i++) {
+        VlPlanLane *pl = g_ptr_array_index(plan->lanes, i);
+        gboolean found = FALSE;
+
+        for (j = 0; j < peer->lanes->len && !found; j++) {
+            VlLaneConfig *lane = g_ptr_array_index(peer->lanes, j);
+            g_autofree char *ours = address_part(lane->address);
+
+            if (!same_address(ours, pl->dest_address))
+                continue;
+            found = TRUE;
+            if (!same_address(lane->peer_address, pl->source_address)) {
+                daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                           "Domain '%s': plan '%s' pairs '%s' with '%s', but lane '%s' has peer address '%s'; skipping it",
+                           domain, plan->id, pl->dest_address, pl->source_address,
+                           lane->interface, lane->peer_address);
+                continue;
+            }
+            g_ptr_array_add(names, g_strdup(lane->interface));
+        }
+        if (!found)
+            daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                       "Domain '%s': plan '%s' wants a lane with local address '%s', which peer '%s' has not in the policy",
+                       domain, plan->id, pl->dest_address, peer->name);
+    }
+    return names;
+}
+
+/*
+ * The hook's "migrate begin": if the incoming XML carries our plan and
+ * the policy lets this host bring lanes up, start bringing them up and
+ * keep @request until they are (TRUE).  FALSE: reply at once.
+ */
+static gboolean
+incoming_begin(VlDaemon *daemon, const VlHookEvent *event, VlIpcRequest *request)
+{
+    g_autoptr(VlMigrationPlan) plan = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    const VlPeerConfig *peer;
+    Incoming *old;
+    Incoming *in;
+    guint timeout;
+
+    if (!event->xml || !daemon->lanes || !daemon->policy || daemon->stopping)
+        return FALSE;
+    if (event->xml_truncated) {
+        daemon_log(daemon, G_LOG_LEVEL_DEBUG,
+                   "Domain '%s': incoming XML truncated by the hook; no lanes", event->domain);
+        return FALSE;
+    }
+    if (!vl_migration_plan_from_domain_xml(event->xml, strlen(event->xml), &plan, &error)) {
+        daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                   "Domain '%s': ignoring the incoming migration plan: %s",
+                   event->domain, error->message);
+        return FALSE;
+    }
+    if (!plan || plan->lanes->len == 0)
+        return FALSE;
+    if (!daemon->policy->migration->incoming_lanes) {
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE,
+                   "Domain '%s': plan '%s' asks for lanes, but incoming_lanes is false in the policy",
+                   event->domain, plan->id);
+        return FALSE;
+    }
+    if (!(peer = find_source_peer(daemon, plan))) {
+        daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                   "Domain '%s': plan '%s' comes from '%s' ('%s'), which is no peer in the policy; no lanes",
+                   event->domain, plan->id, plan->source_host, plan->source_migration_address);
+        return FALSE;
+    }
+    names = match_plan_lanes(daemon, event->domain, peer, plan);
+    if (names->len == 0)
+        return FALSE;
+    g_ptr_array_add(names, NULL);
+
+    /* A new incoming migration of the same domain replaces an old one. */
+    if ((old = g_hash_table_lookup(daemon->incoming, event->domain)))
+        incoming_release(old);
+
+    in = g_new0(Incoming, 1);
+    in->daemon = daemon;
+    in->domain = g_strdup(event->domain);
+    in->plan_id = g_strdup(plan->id);
+    in->peer_name = g_strdup(peer->name);
+    in->since_us = g_get_real_time();
+    in->request = request;
+    in->acquiring = TRUE;
+    g_hash_table_insert(daemon->incoming, in->domain, in);
+
+    timeout = lane_timeout_ms(daemon);
+    in->reply_timer = g_timeout_add(MIN(timeout, VL_LANES_HOOK_REPLY_MS),
+                                    on_incoming_reply_timeout, in);
+    daemon_log(daemon, G_LOG_LEVEL_MESSAGE,
+               "Incoming migration of '%s' from '%s' (plan '%s'): bringing up %u lane(s)",
+               event->domain, peer->name, plan->id, names->len - 1);
+    vl_lane_manager_acquire_async(daemon->lanes, plan->id, peer,
+                                  (const char *const *) names->pdata, 0, timeout,
+                                  on_incoming_acquired, in);
+    return TRUE;
+}
+
+/*
+ * Every recorded event: an incoming migration ends with success
+ * (libvirt "resumed migrated", QEMU "MIGRATION completed") or failure
+ * ("stopped ...", QEMU "MIGRATION failed", the hook's "stopped end" or
+ * "release end"); then its lanes come down.
+ */
+static void
+on_domain_event(const char *name, VlEventSource source G_GNUC_UNUSED,
+                const char *event, gpointer user_data)
+{
+    VlDaemon *daemon = user_data;
+    Incoming *in = g_hash_table_lookup(daemon->incoming, name);
+
+    if (!in)
+        return;
+    if (!g_str_equal(event, "lifecycle resumed migrated") &&
+        !g_str_has_prefix(event, "lifecycle stopped ") &&
+        !g_str_equal(event, "qemu MIGRATION completed") &&
+        !g_str_equal(event, "qemu MIGRATION failed") &&
+        !g_str_equal(event, "qemu MIGRATION cancelled") &&
+        !g_str_equal(event, "stopped end") &&
+        !g_str_equal(event, "release end"))
+        return;
+    daemon_log(daemon, G_LOG_LEVEL_DEBUG, "Incoming migration of '%s' ends ('%s')",
+               name, event);
+    incoming_release(in);
+}
+
+static json_object *
+incoming_to_json(VlDaemon *daemon)
+{
+    json_object *array = json_object_new_array();
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, daemon->incoming);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        Incoming *in = value;
+        json_object *obj = json_object_new_object();
+        g_autofree char *since = vl_timestamp_format(in->since_us);
+
+        json_object_object_add(obj, "domain", json_object_new_string(in->domain));
+        json_object_object_add(obj, "plan_id", json_object_new_string(in->plan_id));
+        json_object_object_add(obj, "peer", json_object_new_string(in->peer_name));
+        json_object_object_add(obj, "since", json_object_new_string(since));
+        json_object_array_add(array, obj);
+    }
+    return array;
+}
+
+/* ---- lanes-up, lanes-down, lanes ------------------------------------- */
+
+typedef struct {
+    VlDaemon *daemon;
+    VlIpcRequest *request;
+} LaneRequest;
+
+static gboolean
+only_keys(json_object *msg, const char *const *allowed, char **unknown)
+{
+    json_object_object_foreach(msg, key, value) {
+        guint i;
+        gboolean ok = FALSE;
+
+        (void) value;
+        for (i = 0; allowed[i] && !ok; i++)
+            ok = g_str_equal(key, allowed[i]);
+        if (!ok) {
+            *unknown = g_strescape(key, NULL);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static const char *
+string_member(json_object *msg, const char *key)
+{
+    json_object *value = NULL;
+
+    if (!json_object_object_get_ex(msg, key, &value) ||
+        !json_object_is_type(value, json_type_string))
+        return NULL;
+    return json_object_get_string(value);
+}
+
+static const VlPeerConfig *
+find_peer(VlDaemon *daemon, const char *name)
+{
+    GPtrArray *peers = daemon->policy->migration->peers;
+    guint i;
+
+    for (i = 0; i < peers->len; i++) {
+        const VlPeerConfig *peer = g_ptr_array_index(peers, i);
+
+        if (g_str_equal(peer->name, name))
+            return peer;
+    }
+    return NULL;
+}
+
+static void
+on_lanes_acquired(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+    g_autofree LaneRequest *lr = user_data;
+    VlDaemon *daemon = lr->daemon;
+    g_autoptr(VlLaneReport) report = NULL;
+    g_autoptr(GError) error = NULL;
+    json_object *reply;
+
+    report = vl_lane_manager_acquire_finish(daemon->lanes, result, &error);
+    if (!report) {
+        vl_ipc_request_reply(lr->request, vl_ipc_reply_new_error("%s", error->message));
+        return;
+    }
+    log_report(daemon, "lanes-up", report);
+    reply = vl_ipc_reply_new_ok();
+    json_object_object_add(reply, "report", vl_lane_report_to_json(report));
+    vl_ipc_request_reply(lr->request, reply);
+}
+
+static void
+handle_lanes_up(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    static const char *const keys[] = { "version", "type", "plan_id", "peer", "lanes", "count", NULL };
+    g_autofree char *unknown = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    const char *plan_id = string_member(msg, "plan_id");
+    const char *peer_name = string_member(msg, "peer");
+    json_object *lanes = NULL;
+    json_object *count = NULL;
+    const VlPeerConfig *peer;
+    LaneRequest *lr;
+    gint64 n = 0;
+    gsize i;
+
+    if (!only_keys(msg, keys, &unknown)) {
+        vl_ipc_request_reply(request, vl_ipc_reply_new_error("Unknown field '%s' in 'lanes-up'",
+                                                             unknown));
+        return;
+    }
+    if (daemon->stopping || !daemon->lanes) {
+        vl_ipc_request_reply(request, vl_ipc_reply_new_error("The daemon is shutting down"));
+        return;
+    }
+    if (!plan_id || !peer_name) {
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("'lanes-up' needs the strings 'plan_id' and 'peer'"));
+        return;
+    }
+    json_object_object_get_ex(msg, "lanes", &lanes);
+    json_object_object_get_ex(msg, "count", &count);
+    if ((lanes != NULL) == (count != NULL) ||
+        (lanes && !json_object_is_type(lanes, json_type_array)) ||
+        (count && !json_object_is_type(count, json_type_int))) {
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("'lanes-up' needs either 'lanes' (an array of interface names) or 'count' (an integer)"));
+        return;
+    }
+    if (!(peer = find_peer(daemon, peer_name))) {
+        g_autofree char *shown = g_strescape(peer_name, NULL);
+
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("No peer '%s' in the policy", shown));
+        return;
+    }
+    if (lanes) {
+        if (json_object_array_length(lanes) > VL_LANES_MAX) {
+            vl_ipc_request_reply(request, vl_ipc_reply_new_error("Too many lanes asked for"));
+            return;
+        }
+        names = g_ptr_array_new();
+        for (i = 0; i < json_object_array_length(lanes); i++) {
+            json_object *name = json_object_array_get_idx(lanes, i);
+
+            if (!json_object_is_type(name, json_type_string)) {
+                vl_ipc_request_reply(request,
+                                     vl_ipc_reply_new_error("'lanes' must hold interface names"));
+                return;
+            }
+            g_ptr_array_add(names, (gpointer) json_object_get_string(name));
+        }
+        g_ptr_array_add(names, NULL);
+    } else {
+        n = json_object_get_int64(count);
+        if (n < 1 || n > VL_LANES_MAX) {
+            vl_ipc_request_reply(request,
+                                 vl_ipc_reply_new_error("'count' must be 1 to %d, not %" G_GINT64_FORMAT,
+                                                        VL_LANES_MAX, n));
+            return;
+        }
+    }
+
+    lr = g_new0(LaneRequest, 1);
+    lr->daemon = daemon;
+    lr->request = request;
+    vl_lane_manager_acquire_async(daemon->lanes, plan_id, peer,
+                                  names ? (const char *const *) names->pdata : NULL,
+                                  (guint) n, lane_timeout_ms(daemon), on_lanes_acquired, lr);
+}
+
+static void
+on_lanes_released(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+    g_autofree LaneRequest *lr = user_data;
+    g_autoptr(GError) error = NULL;
+    json_object *reply;
+    guint n_down = 0;
+
+    if (!vl_lane_manager_release_finish(lr->daemon->lanes, result, &n_down, &error)) {
+        vl_ipc_request_reply(lr->request, vl_ipc_reply_new_error("%s", error->message));
+        return;
+    }
+    reply = vl_ipc_reply_new_ok();
+    json_object_object_add(reply, "down", json_object_new_int64(n_down));
+    vl_ipc_request_reply(lr->request, reply);
+}
+
+static void
+handle_lanes_down(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    static const char *const keys[] = { "version", "type", "plan_id", NULL };
+    g_autofree char *unknown = NULL;
+    const char *plan_id = string_member(msg, "plan_id");
+    LaneRequest *lr;
+
+    if (!only_keys(msg, keys, &unknown)) {
+        vl_ipc_request_reply(request, vl_ipc_reply_new_error("Unknown field '%s' in 'lanes-down'",
+                                                             unknown));
+        return;
+    }
+    if (!plan_id) {
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("'lanes-down' needs the string 'plan_id'"));
+        return;
+    }
+    if (!daemon->lanes) {
+        vl_ipc_request_reply(request, vl_ipc_reply_new_error("The daemon is shutting down"));
+        return;
+    }
+    lr = g_new0(LaneRequest, 1);
+    lr->daemon = daemon;
+    lr->request = request;
+    vl_lane_manager_release_async(daemon->lanes, plan_id, lane_timeout_ms(daemon),
+                                  on_lanes_released, lr);
+}
+
+static void
+handle_lanes(VlDaemon *daemon, VlIpcRequest *request, json_object *msg G_GNUC_UNUSED)
+{
+    json_object *reply = vl_ipc_reply_new_ok();
+
+    json_object_object_add(reply, "journal",
+                           json_object_new_string(daemon->config->lane_journal));
+    json_object_object_add(reply, "base_mark",
+                           json_object_new_int64(daemon->lanes ?
+                                                 vl_lane_manager_get_base_mark(daemon->lanes) :
+                                                 daemon->config->lane_table_base));
+    json_object_object_add(reply, "lanes",
+                           daemon->lanes ? vl_lane_manager_to_json(daemon->lanes) :
+                           json_object_new_array());
+    json_object_object_add(reply, "incoming", incoming_to_json(daemon));
+    vl_ipc_request_reply(request, reply);
+}
+
 static void
 handle_hook(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
 {
@@ -195,11 +818,11 @@ handle_hook(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
     daemon_log(daemon, G_LOG_LEVEL_DEBUG, "Hook for domain '%s': %s",
                event->domain, what);
 
-    /*
-     * For now every hook call may continue at once.  The request stays
-     * ours until replied to, so "migrate begin" can later reply only
-     * once lanes are up.
-     */
+    /* "migrate begin" may wait for the destination's lanes. */
+    if (g_str_equal(event->op, "migrate") && g_str_equal(event->subop, "begin") &&
+        incoming_begin(daemon, event, request))
+        return;
+
     reply = vl_ipc_reply_new_ok();
     json_object_object_add(reply, "verdict", json_object_new_string("continue"));
     vl_ipc_request_reply(request, reply);
@@ -228,6 +851,9 @@ static const struct {
     RequestHandler handler;
 } request_handlers[] = {
     { "hook", handle_hook },
+    { "lanes", handle_lanes },
+    { "lanes-down", handle_lanes_down },
+    { "lanes-up", handle_lanes_up },
     { "ping", handle_ping },
     { "status", handle_status },
 };
@@ -279,7 +905,10 @@ vl_daemon_new(VlConfig *config,
     daemon->started_mono_us = g_get_monotonic_time();
 
     daemon->domains = vl_domain_table_new();
+    vl_domain_table_set_observer(daemon->domains, on_domain_event, daemon);
     daemon->events = vl_events_new(daemon->domains);
+    daemon->incoming = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                             (GDestroyNotify) incoming_free);
     conn_options_from_config(config, &options);
     daemon->conn = vl_conn_new(config->uri, &options, &handlers, daemon);
     return daemon;
@@ -295,16 +924,96 @@ vl_daemon_free(VlDaemon *daemon)
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
     g_clear_pointer(&daemon->events, vl_events_free);
+    /* Lanes still up stay in the journal for the next start. */
+    g_clear_pointer(&daemon->incoming, g_hash_table_unref);
+    g_clear_pointer(&daemon->lanes, vl_lane_manager_free);
+    g_clear_pointer(&daemon->lane_backend, vl_lane_backend_free);
+    g_clear_pointer(&daemon->policy, vl_policy_free);
     g_clear_pointer(&daemon->domains, vl_domain_table_free);
     g_clear_pointer(&daemon->config, vl_config_free);
     g_free(daemon->config_path);
     g_free(daemon);
 }
 
+/*
+ * The policy directory, all or nothing.  A directory that does not exist
+ * means the defaults (a host without policies), anything else wrong is
+ * an error.
+ */
+static VlPolicy *
+load_policy(const char *dir, gboolean *missing, GError **error)
+{
+    struct stat st;
+
+    *missing = FALSE;
+    if (stat(dir, &st) < 0 && errno == ENOENT) {
+        *missing = TRUE;
+        return vl_policy_new();
+    }
+    return vl_policy_load_dir(dir, error);
+}
+
+typedef struct {
+    gboolean done;
+    gboolean ok;
+    guint n_down;
+    GError *error;
+} RecoverWait;
+
+static void
+on_recovered(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+    RecoverWait *w = user_data;
+
+    w->done = TRUE;
+    w->ok = vl_lane_manager_recover_finish(NULL, result, &w->n_down, &w->error);
+}
+
+void
+vl_daemon_set_lane_backend(VlDaemon *daemon, VlLaneBackend *backend)
+{
+    g_return_if_fail(daemon->lanes == NULL);
+
+    vl_lane_backend_free(daemon->lane_backend);
+    daemon->lane_backend = backend;
+}
+
 gboolean
 vl_daemon_start(VlDaemon *daemon, GError **error)
 {
+    const VlConfig *config = daemon->config;
+    RecoverWait w = { FALSE, FALSE, 0, NULL };
+    gboolean missing = FALSE;
+    VlLaneBackend *backend;
+
     g_return_val_if_fail(daemon->server == NULL, FALSE);
+
+    daemon->policy = load_policy(config->policy_dir, &missing, error);
+    if (!daemon->policy)
+        return FALSE;
+    if (missing)
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE,
+                   "No policy directory '%s'; using the default policy", config->policy_dir);
+    else
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Loaded the policy from '%s' (%u file(s))",
+                   config->policy_dir, g_strv_length(daemon->policy->files));
+
+    /* Lanes a crash left behind come down before anything is served. */
+    backend = daemon->lane_backend ? g_steal_pointer(&daemon->lane_backend) :
+        vl_lane_backend_new_scripts(config->script_dir, config->lane_state_dir);
+    daemon->lanes = vl_lane_manager_new(config->lane_journal, config->lane_table_base,
+                                        backend, on_lanes_log, daemon);
+    vl_lane_manager_recover_async(daemon->lanes, lane_timeout_ms(daemon), on_recovered, &w);
+    while (!w.done)
+        g_main_context_iteration(NULL, TRUE);
+    if (!w.ok) {
+        daemon_log(daemon, G_LOG_LEVEL_WARNING, "Lane recovery: %s", w.error->message);
+        g_clear_error(&w.error);
+    } else if (w.n_down > 0) {
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE,
+                   "Took down %u lane(s) a previous run left in '%s'", w.n_down,
+                   config->lane_journal);
+    }
 
     daemon->server = vl_ipc_server_new(daemon->config->socket_path,
                                        on_request, daemon, error);
@@ -331,6 +1040,8 @@ gboolean
 vl_daemon_reload(VlDaemon *daemon, GError **error)
 {
     g_autoptr(VlConfig) next = NULL;
+    g_autoptr(VlPolicy) policy = NULL;
+    gboolean missing = FALSE;
     VlConnOptions options;
 
     next = vl_config_load_file(daemon->config_path, !daemon->config_required,
@@ -338,6 +1049,9 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
     if (!next)
         return FALSE;
     vl_config_apply_overrides(next, &daemon->overrides);
+    /* Both or neither: a bad policy keeps the old configuration too. */
+    if (!(policy = load_policy(next->policy_dir, &missing, error)))
+        return FALSE;
 
     keep_restart_only(daemon, "socket", &next->socket_path,
                       daemon->config->socket_path);
@@ -345,6 +1059,19 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
                       daemon->config->pid_file);
     keep_restart_only(daemon, "log_file", &next->log_file,
                       daemon->config->log_file);
+    /* The lane manager keeps its journal, tables and scripts for life. */
+    keep_restart_only(daemon, "journal", &next->lane_journal,
+                      daemon->config->lane_journal);
+    keep_restart_only(daemon, "script_dir", &next->script_dir,
+                      daemon->config->script_dir);
+    keep_restart_only(daemon, "state_dir", &next->lane_state_dir,
+                      daemon->config->lane_state_dir);
+    if (next->lane_table_base != daemon->config->lane_table_base) {
+        daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                   "Changing 'table_base' in '%s' needs a restart; keeping %u",
+                   daemon->config_path, daemon->config->lane_table_base);
+        next->lane_table_base = daemon->config->lane_table_base;
+    }
 
     if (next->verbose != daemon->config->verbose)
         g_log_set_debug_enabled(next->verbose);
@@ -354,9 +1081,66 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
 
     vl_config_free(daemon->config);
     daemon->config = g_steal_pointer(&next);
+    vl_policy_free(daemon->policy);
+    daemon->policy = g_steal_pointer(&policy);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the configuration from '%s'",
                daemon->config_path);
+    daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the policy from '%s'%s",
+               daemon->config->policy_dir, missing ? " (missing: the defaults)" : "");
     return TRUE;
+}
+
+static gboolean
+stopped_idle(gpointer user_data)
+{
+    VlDaemon *daemon = user_data;
+
+    if (daemon->stopped_func)
+        daemon->stopped_func(daemon, daemon->stopped_data);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_stop_released(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+    VlDaemon *daemon = user_data;
+    g_autoptr(GError) error = NULL;
+    guint n_down = 0;
+
+    if (!vl_lane_manager_release_all_finish(daemon->lanes, result, &n_down, &error))
+        daemon_log(daemon, G_LOG_LEVEL_WARNING, "Stopping: %s", error->message);
+    else if (n_down > 0)
+        daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Stopping: took %u lane(s) down", n_down);
+    /* An incoming migration still running goes on without our lanes. */
+    g_hash_table_remove_all(daemon->incoming);
+    if (vl_lane_manager_is_idle(daemon->lanes))
+        stopped_idle(daemon);
+    else
+        /* A release queued by an incoming migration meanwhile: wait for it. */
+        vl_lane_manager_release_all_async(daemon->lanes, lane_timeout_ms(daemon),
+                                          on_stop_released, daemon);
+}
+
+void
+vl_daemon_stop(VlDaemon *daemon, VlDaemonStoppedFunc done, gpointer user_data)
+{
+    if (daemon->stopping)
+        return;
+    daemon->stopping = TRUE;
+    daemon->stopped_func = done;
+    daemon->stopped_data = user_data;
+    if (!daemon->lanes) {
+        g_idle_add(stopped_idle, daemon);
+        return;
+    }
+    vl_lane_manager_release_all_async(daemon->lanes, lane_timeout_ms(daemon),
+                                      on_stop_released, daemon);
+}
+
+gboolean
+vl_daemon_is_stopping(VlDaemon *daemon)
+{
+    return daemon->stopping;
 }
 
 json_object *
@@ -400,4 +1184,16 @@ VlDomainTable *
 vl_daemon_get_domains(VlDaemon *daemon)
 {
     return daemon->domains;
+}
+
+const VlPolicy *
+vl_daemon_get_policy(VlDaemon *daemon)
+{
+    return daemon->policy;
+}
+
+VlLaneManager *
+vl_daemon_get_lanes(VlDaemon *daemon)
+{
+    return daemon->lanes;
 }

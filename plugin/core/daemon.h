@@ -19,11 +19,22 @@
 
 #include "conn.h"
 #include "domains.h"
+#include "lanes.h"
+#include "policy.h"
 #include "vl-config.h"
 
 G_BEGIN_DECLS
 
 typedef struct _VlDaemon VlDaemon;
+
+/*
+ * The longest the daemon holds a hook's "migrate begin" while the
+ * destination's lanes come up; below the hook's own 3 s bound
+ * (VL_HOOK_TIMEOUT_MS) with room for the hook's connect and send.
+ * Lanes still coming up then keep coming up (each lane-up is bounded
+ * by the policy's lane_up_max_s); the migration starts regardless.
+ */
+#define VL_LANES_HOOK_REPLY_MS 2500
 
 /* @level is G_LOG_LEVEL_MESSAGE, _WARNING or _DEBUG. */
 typedef void (*VlDaemonLogFunc)(GLogLevelFlags level,
@@ -52,15 +63,36 @@ VlDaemon *vl_daemon_new(VlConfig *config,
 void vl_daemon_free(VlDaemon *daemon);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlDaemon, vl_daemon_free)
 
-/* Listens on the configured socket and starts connecting to libvirt. */
+/*
+ * Loads the policy directory (a missing one means the defaults; an
+ * invalid one is an error), tears down the lanes a previous run left in
+ * the journal (iterating the default main context until done, bounded
+ * by lane_up_max_s per script), then listens on the configured socket
+ * and starts connecting to libvirt.
+ */
 gboolean vl_daemon_start(VlDaemon *daemon, GError **error);
+
+/* Replaces the lane back end (transfer full); only before
+ * vl_daemon_start().  Tests plug in fakes here. */
+void vl_daemon_set_lane_backend(VlDaemon *daemon, VlLaneBackend *backend);
+
+typedef void (*VlDaemonStoppedFunc)(VlDaemon *daemon, gpointer user_data);
+
+/*
+ * The orderly end (SIGTERM): refuses new lane work, lets queued lane
+ * operations finish, takes every lane this daemon brought up down, then
+ * calls @done once (from the main loop).  Calling it again does nothing.
+ * Free the daemon only after @done.
+ */
+void vl_daemon_stop(VlDaemon *daemon, VlDaemonStoppedFunc done, gpointer user_data);
+gboolean vl_daemon_is_stopping(VlDaemon *daemon);
 
 /**
  * vl_daemon_reload:
  * @error: (out) (optional): the configuration error, naming file and line
  *
- * Re-reads the configuration file, all or nothing: on error nothing
- * changes.  A new URI reconnects; new keepalive and backoff values apply
+ * Re-reads the configuration file and the policy directory, all or
+ * nothing: on error in either nothing changes.  A new URI reconnects; new keepalive and backoff values apply
  * at once; a changed socket, pid file or log file needs a restart and
  * is reported (the old value stays in effect).
  */
@@ -79,5 +111,7 @@ json_object *vl_daemon_status(VlDaemon *daemon);
 const VlConfig *vl_daemon_get_config(VlDaemon *daemon);
 VlConn *vl_daemon_get_conn(VlDaemon *daemon);
 VlDomainTable *vl_daemon_get_domains(VlDaemon *daemon);
+const VlPolicy *vl_daemon_get_policy(VlDaemon *daemon);      /* NULL before start */
+VlLaneManager *vl_daemon_get_lanes(VlDaemon *daemon);        /* NULL before start */
 
 G_END_DECLS

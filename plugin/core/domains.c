@@ -21,6 +21,8 @@ struct _VlDomainInfo {
 
 struct _VlDomainTable {
     GHashTable *by_name;    /* char *name -> VlDomainInfo * (owned) */
+    VlDomainEventFunc observer;
+    gpointer observer_data;
 };
 
 const char *
@@ -152,6 +154,17 @@ vl_domain_table_record(VlDomainTable *table,
     slot->event = g_strdup(event);
     slot->source = source;
     slot->time_us = g_get_real_time();
+    if (table->observer)
+        table->observer(name, source, event, table->observer_data);
+}
+
+void
+vl_domain_table_set_observer(VlDomainTable *table,
+                             VlDomainEventFunc func,
+                             gpointer user_data)
+{
+    table->observer = func;
+    table->observer_data = user_data;
 }
 
 void

@@ -62,6 +62,20 @@ void vl_domain_table_record(VlDomainTable *table,
                             VlEventSource source,
                             const char *event);
 
+/*
+ * Called after every vl_domain_table_record() with what was recorded
+ * (borrowed, valid for the call), so that the daemon can act on events
+ * (e.g. take a destination's lanes down when its incoming migration
+ * ends).  One observer; NULL removes it.
+ */
+typedef void (*VlDomainEventFunc)(const char *name,
+                                  VlEventSource source,
+                                  const char *event,
+                                  gpointer user_data);
+void vl_domain_table_set_observer(VlDomainTable *table,
+                                  VlDomainEventFunc func,
+                                  gpointer user_data);
+
 /* Sets the state of @name (creating the entry); @uuid as above. */
 void vl_domain_table_set_state(VlDomainTable *table,
                                const char *name,

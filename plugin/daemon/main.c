@@ -25,6 +25,9 @@ static char *opt_socket;
 static char *opt_config;
 static char *opt_log_file;
 static char *opt_pid_file;
+static char *opt_policy_dir;
+static char *opt_lane_journal;
+static char *opt_script_dir;
 static gboolean opt_verbose;
 static gboolean opt_daemon;
 static gboolean opt_check_config;
@@ -46,6 +49,12 @@ static GOptionEntry option_entries[] = {
     { "pid-file", 'p', 0, G_OPTION_ARG_FILENAME, &opt_pid_file,
       "Write and lock a pid file (default with --daemon: " VL_RUNSTATEDIR "/virt-lanesd.pid)",
       "FILE" },
+    { "policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_policy_dir,
+      "Read the policy from DIR (default: " VL_POLICYDIR ")", "DIR" },
+    { "lane-journal", 0, 0, G_OPTION_ARG_FILENAME, &opt_lane_journal,
+      "Record the lanes brought up in FILE (default: " VL_STATEDIR "/lanes.json)", "FILE" },
+    { "script-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_script_dir,
+      "Run lane-up, lane-down and lane-steer from DIR (default: " VL_SCRIPTDIR ")", "DIR" },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check_config,
       "Check the configuration file and exit", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
@@ -65,13 +74,30 @@ log_message(GLogLevelFlags level, const char *message,
     g_log(G_LOG_DOMAIN, level, "%s", message);
 }
 
+static void
+on_stopped(VlDaemon *daemon G_GNUC_UNUSED, gpointer data)
+{
+    Context *ctx = data;
+
+    g_main_loop_quit(ctx->loop);
+}
+
 static gboolean
 on_quit(gpointer data)
 {
     Context *ctx = data;
 
+    if (!ctx->daemon) {
+        g_main_loop_quit(ctx->loop);
+        return G_SOURCE_CONTINUE;
+    }
+    if (vl_daemon_is_stopping(ctx->daemon)) {
+        g_message("Still taking lanes down; SIGKILL abandons them (the next start recovers them)");
+        return G_SOURCE_CONTINUE;
+    }
     g_message("Shutting down on a signal");
-    g_main_loop_quit(ctx->loop);
+    /* Lanes come down first; the loop ends when they have. */
+    vl_daemon_stop(ctx->daemon, on_stopped, ctx);
     return G_SOURCE_CONTINUE;
 }
 
@@ -146,6 +172,9 @@ run(int *argc, char ***argv)
     make_absolute(&opt_config);
     make_absolute(&opt_log_file);
     make_absolute(&opt_pid_file);
+    make_absolute(&opt_policy_dir);
+    make_absolute(&opt_lane_journal);
+    make_absolute(&opt_script_dir);
 
     /* Precedence: command line > configuration file > compiled default. */
     config_path = opt_config ? opt_config : VL_CONFIG_FILE;
@@ -163,6 +192,9 @@ run(int *argc, char ***argv)
     overrides.log_file = opt_log_file;
     overrides.verbose = opt_verbose;
     overrides.pid_file = opt_pid_file;
+    overrides.policy_dir = opt_policy_dir;
+    overrides.lane_journal = opt_lane_journal;
+    overrides.script_dir = opt_script_dir;
     if (opt_daemon && !opt_pid_file && !config->pid_file) {
         default_pid_file = g_build_filename(VL_RUNSTATEDIR, "virt-lanesd.pid", NULL);
         overrides.pid_file = default_pid_file;
@@ -259,5 +291,8 @@ main(int argc, char **argv)
     g_free(opt_config);
     g_free(opt_log_file);
     g_free(opt_pid_file);
+    g_free(opt_policy_dir);
+    g_free(opt_lane_journal);
+    g_free(opt_script_dir);
     return ret;
 }
