@@ -34,6 +34,9 @@
 /* How long to look for a daemon's own history record of the run. */
 #define HISTORY_WAIT_MS 1000
 #define PROGRESS_BAR_WIDTH 24
+/* With lanes, a job whose sent bytes do not grow for this long plus two
+ * lane_up_max_s is aborted (and retried without lanes). */
+#define STALL_ABORT_S 10
 
 typedef struct {
     /* options */
@@ -679,6 +682,49 @@ record_history(MigrateRun *run, gint64 started, double dirty_bps,
         warn("Not recorded in the history: %s", error->message);
 }
 
+/* One migration attempt: parameters, the job, the main loop until it
+ * ends.  The outcome is in run->result and run->result_error; FALSE only
+ * when the attempt could not start. */
+static gboolean
+run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
+        const VlMigrateJobConfig *job_config, const char *mig_uri,
+        const char *dest_xml, const char *xml, guint channels,
+        const char *peer_name, GError **error)
+{
+    g_autofree char *name = shown(run->domain);
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    unsigned int flags = 0;
+    gpointer lv;
+
+    if (!vl_migrate_build_params(settings, mig_uri, dest_xml, xml, channels,
+                                 &params, &nparams, &flags, error))
+        return FALSE;
+    if (check_interrupted(run)) {
+        g_set_error(error, VL_ERROR, VL_ERROR_FAILED,
+                    "Interrupted before the migration started; '%s' still runs here", name);
+        virTypedParamsFree(params, nparams);
+        return FALSE;
+    }
+
+    lv = vl_migrate_libvirt_new(dom, run->dest_uri, params, nparams, flags);
+    run->job = vl_migrate_job_new(vl_migrate_libvirt_ops(), lv, job_config);
+    run->loop = g_main_loop_new(NULL, FALSE);
+    run->progress_shown = FALSE;
+    if (!run->json)
+        printf("Migrating '%s' to '%s' over %u link%s with %u channels\n", name,
+               peer_name, run->links, run->links == 1 ? "" : "s", channels);
+    fflush(stdout);
+    vl_migrate_job_start(run->job, on_progress, on_done, run);
+    if (run->interrupted)
+        vl_migrate_job_cancel(run->job, NULL);
+    g_main_loop_run(run->loop);
+    g_clear_pointer(&run->job, vl_migrate_job_free);
+    g_clear_pointer(&run->loop, g_main_loop_unref);
+    vl_migrate_libvirt_free(lv);
+    return TRUE;
+}
+
 /* Everything after parsing.  Returns the exit code. */
 static int
 migrate_main(MigrateRun *run)
@@ -710,10 +756,6 @@ migrate_main(MigrateRun *run)
     VlMigrateSettings settings;
     VlMigrateJobConfig job_config;
     virDomainInfo info;
-    virTypedParameterPtr params = NULL;
-    int nparams = 0;
-    unsigned int flags = 0;
-    gpointer lv = NULL;
     unsigned char uuid[VIR_UUID_BUFLEN];
     double memory_bytes;
     double zero_bytes;
@@ -1010,41 +1052,52 @@ migrate_main(MigrateRun *run)
     settings.auto_converge = run->auto_converge;
     settings.postcopy = run->postcopy;
     settings.bandwidth_mib = run->bandwidth_mib;
-    if (!vl_migrate_build_params(&settings, mig_uri, dest_xml, xml, channels,
-                                 &params, &nparams, &flags, &error))
-        goto out;
+    vl_migrate_job_config_init(&job_config);
+    job_config.prior_dirty_rate_bps = dirty_bps;
+    job_config.max_downtime_ms = run->max_downtime_ms ? run->max_downtime_ms :
+                                 m->max_downtime_ms;
+    job_config.postcopy_after_s = run->postcopy ? in.threshold_s : 0;
+    /* Setup, the destination's lanes (at most 2.5 s) and TCP's first SYN
+     * retries fit in this; a channel on a lane the destination did not
+     * bring up never moves. */
+    job_config.stall_abort_s = run->links > 1 ? STALL_ABORT_S + 2 * m->lane_up_max_s : 0;
 
-    if (check_interrupted(run)) {
-        g_set_error(&error, VL_ERROR, VL_ERROR_FAILED,
-                    "Interrupted before the migration started; '%s' still runs here", name);
-        virTypedParamsFree(params, nparams);
-        goto out;
-    }
-
-    /* The migration. */
     tx_before = g_new0(guint64, lanes ? lanes->up->len + 1 : 1);
     for (i = 0; lanes && i < lanes->up->len; i++) {
         const VlLaneConfig *lane = g_ptr_array_index(lanes->up, i);
 
         read_tx_bytes(lane->interface, &tx_before[i]);
     }
-    lv = vl_migrate_libvirt_new(dom, run->dest_uri, params, nparams, flags);
-    vl_migrate_job_config_init(&job_config);
-    job_config.prior_dirty_rate_bps = dirty_bps;
-    job_config.max_downtime_ms = run->max_downtime_ms ? run->max_downtime_ms :
-                                 m->max_downtime_ms;
-    job_config.postcopy_after_s = run->postcopy ? in.threshold_s : 0;
-    run->job = vl_migrate_job_new(vl_migrate_libvirt_ops(), lv, &job_config);
-    run->loop = g_main_loop_new(NULL, FALSE);
     started = g_get_real_time() / G_USEC_PER_SEC;
-    if (!run->json)
-        printf("Migrating '%s' to '%s' over %u link%s with %u channels\n", name,
-               peer->name, run->links, run->links == 1 ? "" : "s", channels);
-    fflush(stdout);
-    vl_migrate_job_start(run->job, on_progress, on_done, run);
-    if (run->interrupted)
-        vl_migrate_job_cancel(run->job, NULL);
-    g_main_loop_run(run->loop);
+    if (!run_job(run, dom, &settings, &job_config, mig_uri, dest_xml, xml, channels,
+                 peer->name, &error))
+        goto out;
+
+    if (run->result.outcome == VL_MIGRATE_OUTCOME_FAILED && run->links > 1 &&
+        !run->require_lanes && !run->interrupted) {
+        /* The guest still runs here: what failed may be a lane (the
+         * destination's side of it above all, which the source cannot
+         * see), so try once more without any. */
+        warn("The migration over %u links failed (%s); retrying over the base path only",
+             run->links, run->result_error->message);
+        lanes_down(run, plan_id, m->lane_up_max_s, FALSE);
+        lanes_requested = FALSE;
+        g_clear_pointer(&dest_plan, vl_migration_plan_free);
+        g_clear_pointer(&lanes, vl_migrate_lanes_free);
+        g_clear_error(&run->result_error);
+        run->links = 1;
+        channels = vl_migrate_channels_for(1, m->channels_per_lane,
+                                           run->parallel_connections);
+        job_config.stall_abort_s = 0;
+        if (plan) {
+            const VlMigrateLaneStep *base = g_ptr_array_index(plan->steps, 0);
+
+            predicted_s = base->estimate.total_time_s;
+        }
+        if (!run_job(run, dom, &settings, &job_config, mig_uri, NULL, xml, channels,
+                     peer->name, &error))
+            goto out;
+    }
 
     switch (run->result.outcome) {
     case VL_MIGRATE_OUTCOME_COMPLETED:
@@ -1079,10 +1132,7 @@ migrate_main(MigrateRun *run)
     }
     if (lanes_requested)
         lanes_down(run, plan_id, m->lane_up_max_s, FALSE);
-    g_clear_pointer(&run->job, vl_migrate_job_free);
-    g_clear_pointer(&run->loop, g_main_loop_unref);
     g_clear_error(&run->result_error);
-    vl_migrate_libvirt_free(lv);
     return ret;
 }
 

@@ -1185,6 +1185,9 @@ struct _VlMigrateJob {
     gboolean downtime_set;
     guint poll_id;
     gint64 start_us;
+    gboolean seen_job;              /* the libvirt job was seen running */
+    guint64 best_processed;
+    gint64 progress_us;             /* when best_processed last grew */
 
     VlMigrateProgressFunc progress;
     VlMigrateDoneFunc done;
@@ -1346,6 +1349,20 @@ poll_tick(gpointer user_data)
             g_debug("%s", error->message);
         g_clear_error(&error);
     }
+    if (!job->seen_job || stats.sample.memory_processed > job->best_processed) {
+        job->seen_job = TRUE;
+        job->best_processed = stats.sample.memory_processed;
+        job->progress_us = g_get_monotonic_time();
+    } else if (job->config.stall_abort_s > 0 && !job->result.stalled &&
+               !job->result.cancel_requested &&
+               g_get_monotonic_time() - job->progress_us >
+               job->config.stall_abort_s * G_USEC_PER_SEC) {
+        job->result.stalled = TRUE;
+        if (!try_abort(job, &error)) {
+            g_debug("Abort of a stalled job not done yet: %s", error->message);
+            g_clear_error(&error);
+        }
+    }
     if (!stats.has_memory)
         return G_SOURCE_CONTINUE;
 
@@ -1403,6 +1420,12 @@ job_finished(GObject *source G_GNUC_UNUSED, GAsyncResult *res,
     } else if (r->cancel_requested) {
         r->outcome = VL_MIGRATE_OUTCOME_CANCELLED;
         r->error = g_steal_pointer(&job->thread_error);
+    } else if (r->stalled) {
+        r->outcome = VL_MIGRATE_OUTCOME_FAILED;
+        r->error = g_error_new(VL_ERROR, VL_ERROR_TIMEOUT,
+                               "No memory was sent for %g s: the migration was aborted (%s)",
+                               job->config.stall_abort_s,
+                               job->thread_error ? job->thread_error->message : "no error");
     } else {
         r->outcome = VL_MIGRATE_OUTCOME_FAILED;
         r->error = g_steal_pointer(&job->thread_error);

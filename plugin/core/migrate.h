@@ -460,6 +460,7 @@ typedef struct {
     VlMigrateProgress progress; /* the last progress reported */
     double wall_s;              /* start to end, measured here */
     gboolean cancel_requested;  /* also when the cancel came too late */
+    gboolean stalled;           /* aborted by stall_abort_s (FAILED) */
 } VlMigrateResult;
 
 typedef struct _VlMigrateJob VlMigrateJob;
@@ -479,6 +480,11 @@ typedef struct {
     /* With postcopy: switch once iteration >= 2 and the ETA says the
      * job will not end within this many seconds (0 = never switch). */
     double postcopy_after_s;
+    /* Abort the job when its processed bytes have not grown for this
+     * long (0 = never): a connection steered onto a lane that is not up
+     * on the destination hangs without an error (docs/lanes.md, "The
+     * destination path"). */
+    double stall_abort_s;
 } VlMigrateJobConfig;
 
 void vl_migrate_job_config_init(VlMigrateJobConfig *config);

@@ -1212,6 +1212,35 @@ START_TEST(test_job_cancel_early)
 }
 END_TEST
 
+START_TEST(test_job_stall)
+{
+    FakeJob f;
+    VlMigrateJobConfig config;
+    g_autoptr(VlMigrateJob) job = NULL;
+
+    /* Sent bytes stop growing after five polls: the job is aborted and
+     * fails, saying why; it is not a cancel. */
+    memset(&f, 0, sizeof(f));
+    f.mode = FAKE_WAIT_ABORT;
+    g_mutex_init(&f.lock);
+    g_cond_init(&f.cond);
+    vl_migrate_job_config_init(&config);
+    config.poll_ms = 5;
+    config.stall_abort_s = 0.1;
+    job = vl_migrate_job_new(&fake_ops, &f, &config);
+    vl_migrate_job_start(job, fake_progress, fake_done, &f);
+    ck_assert(vl_test_loop_run_until(fake_is_done, &f, 10000));
+    ck_assert_int_eq(f.result.outcome, VL_MIGRATE_OUTCOME_FAILED);
+    ck_assert(f.result.stalled);
+    ck_assert(!f.result.cancel_requested);
+    ck_assert_ptr_nonnull(strstr(f.error_message, "No memory was sent for 0.1 s"));
+    ck_assert_uint_eq(f.aborts_tried, 1);
+    /* not before the bytes stopped */
+    ck_assert_uint_ge(f.polls, 6);
+    fake_job_clear(&f);
+}
+END_TEST
+
 START_TEST(test_job_postcopy)
 {
     FakeJob f;
@@ -1336,6 +1365,7 @@ migrate_suite(void)
     tcase_add_test(tc, test_job_fails);
     tcase_add_test(tc, test_job_cancel);
     tcase_add_test(tc, test_job_cancel_early);
+    tcase_add_test(tc, test_job_stall);
     tcase_add_test(tc, test_job_postcopy);
     suite_add_tcase(s, tc);
 
