@@ -37,6 +37,10 @@
 /* With lanes, a job whose sent bytes do not grow for this long plus two
  * lane_up_max_s is aborted (and retried without lanes). */
 #define STALL_ABORT_S 10
+/* How often the daemon is asked whether it still holds the lanes, and
+ * how often they are asked for again at most. */
+#define LANE_WATCH_S 2
+#define LANE_REACQUIRE_MAX 3
 
 typedef struct {
     /* options */
@@ -71,6 +75,13 @@ typedef struct {
     VlMigrateResult result;     /* copied from the done callback */
     GError *result_error;
     guint links;
+
+    /* the lanes watched while the migration runs (borrowed) */
+    const VlPeerConfig *peer;
+    const VlMigrateLanes *watch_lanes;
+    const char *plan_id;
+    double lane_up_max_s;
+    guint reacquires;
 } MigrateRun;
 
 /* ---- arguments ------------------------------------------------------------ */
@@ -682,6 +693,52 @@ record_history(MigrateRun *run, gint64 started, double dirty_bps,
         warn("Not recorded in the history: %s", error->message);
 }
 
+/* While the migration runs: a daemon that was killed and started again
+ * has torn down the lanes of its journal under it, and the connections
+ * steered onto them stall (even an abort does not end such a QEMU 7.2
+ * migration).  Asking for the same lanes again brings the paths back. */
+static gboolean
+lane_watch(gpointer user_data)
+{
+    MigrateRun *run = user_data;
+    g_autoptr(json_object) request = vl_ipc_message_new("lanes");
+    g_autoptr(json_object) reply = NULL;
+    g_autoptr(VlMigrateLanes) again = NULL;
+    g_autoptr(GHashTable) others = NULL;
+    g_autoptr(GError) error = NULL;
+    guint i;
+
+    reply = vl_ipc_call(run->opts->socket_path, request, LANES_QUERY_TIMEOUT_MS, NULL);
+    if (vl_migrate_lanes_check(reply, run->watch_lanes) != VL_MIGRATE_LANES_LOST ||
+        run->reacquires >= LANE_REACQUIRE_MAX)
+        return G_SOURCE_CONTINUE;
+
+    run->reacquires++;
+    if (run->tty && run->progress_shown)
+        fputc('\n', stderr);
+    warn("virt-lanesd no longer holds the lanes of plan '%s' (restarted?): asking for them again",
+         run->plan_id);
+    others = g_hash_table_new(g_str_hash, g_str_equal);
+    for (i = 0; i < run->peer->lanes->len; i++) {
+        VlLaneConfig *lane = g_ptr_array_index(run->peer->lanes, i);
+
+        if (!g_ptr_array_find(run->watch_lanes->up, lane, NULL))
+            g_hash_table_add(others, lane->interface);
+    }
+    again = vl_migrate_lanes_up(vl_migrate_daemon_call_socket,
+                                (gpointer)run->opts->socket_path, run->plan_id,
+                                run->peer, run->watch_lanes->up->len, others,
+                                vl_migrate_lanes_timeout_ms(run->lane_up_max_s),
+                                &error);
+    if (!again)
+        warn("The lanes did not come back: %s", error->message);
+    else if (again->up->len < run->watch_lanes->up->len || again->steering_error)
+        warn("Only %u of %u lanes came back", again->up->len, run->watch_lanes->up->len);
+    else
+        warn("The lanes are back");
+    return G_SOURCE_CONTINUE;
+}
+
 /* One migration attempt: parameters, the job, the main loop until it
  * ends.  The outcome is in run->result and run->result_error; FALSE only
  * when the attempt could not start. */
@@ -695,6 +752,7 @@ run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
     virTypedParameterPtr params = NULL;
     int nparams = 0;
     unsigned int flags = 0;
+    guint watch_id = 0;
     gpointer lv;
 
     if (!vl_migrate_build_params(settings, mig_uri, dest_xml, xml, channels,
@@ -718,7 +776,10 @@ run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
     vl_migrate_job_start(run->job, on_progress, on_done, run);
     if (run->interrupted)
         vl_migrate_job_cancel(run->job, NULL);
+    if (dest_xml && run->watch_lanes && run->links > 1)
+        watch_id = g_timeout_add_seconds(LANE_WATCH_S, lane_watch, run);
     g_main_loop_run(run->loop);
+    g_clear_handle_id(&watch_id, g_source_remove);
     g_clear_pointer(&run->job, vl_migrate_job_free);
     g_clear_pointer(&run->loop, g_main_loop_unref);
     vl_migrate_libvirt_free(lv);
@@ -1069,6 +1130,10 @@ migrate_main(MigrateRun *run)
         read_tx_bytes(lane->interface, &tx_before[i]);
     }
     started = g_get_real_time() / G_USEC_PER_SEC;
+    run->peer = peer;
+    run->watch_lanes = lanes;
+    run->plan_id = plan_id;
+    run->lane_up_max_s = m->lane_up_max_s;
     if (!run_job(run, dom, &settings, &job_config, mig_uri, dest_xml, xml, channels,
                  peer->name, &error))
         goto out;
@@ -1083,6 +1148,7 @@ migrate_main(MigrateRun *run)
         lanes_down(run, plan_id, m->lane_up_max_s, FALSE);
         lanes_requested = FALSE;
         g_clear_pointer(&dest_plan, vl_migration_plan_free);
+        run->watch_lanes = NULL;
         g_clear_pointer(&lanes, vl_migrate_lanes_free);
         g_clear_error(&run->result_error);
         run->links = 1;

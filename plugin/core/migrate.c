@@ -740,6 +740,44 @@ vl_migrate_lanes_up(VlMigrateDaemonCall call, gpointer call_data,
                                         error);
 }
 
+VlMigrateLanesCheck
+vl_migrate_lanes_check(json_object *reply, const VlMigrateLanes *lanes)
+{
+    json_object *ok = member(reply, "ok", json_type_boolean);
+    json_object *array = member(reply, "lanes", json_type_array);
+    guint i;
+    size_t j;
+
+    g_return_val_if_fail(lanes != NULL, VL_MIGRATE_LANES_UNKNOWN);
+
+    if (!ok || !json_object_get_boolean(ok) || !array)
+        return VL_MIGRATE_LANES_UNKNOWN;
+    for (i = 0; i < lanes->up->len; i++) {
+        const VlLaneConfig *lane = g_ptr_array_index(lanes->up, i);
+        gboolean held = FALSE;
+
+        for (j = 0; j < json_object_array_length(array) && !held; j++) {
+            json_object *entry = json_object_array_get_idx(array, j);
+            json_object *plans = member(entry, "plans", json_type_array);
+            size_t k;
+
+            if (g_strcmp0(member_string(entry, "interface"), lane->interface) != 0 ||
+                g_strcmp0(member_string(entry, "state"), "up") != 0 || !plans)
+                continue;
+            for (k = 0; k < json_object_array_length(plans); k++) {
+                json_object *id = json_object_array_get_idx(plans, k);
+
+                if (json_object_is_type(id, json_type_string) &&
+                    g_str_equal(json_object_get_string(id), lanes->plan_id))
+                    held = TRUE;
+            }
+        }
+        if (!held)
+            return VL_MIGRATE_LANES_LOST;
+    }
+    return VL_MIGRATE_LANES_HELD;
+}
+
 gboolean
 vl_migrate_lanes_down(VlMigrateDaemonCall call, gpointer call_data,
                       const char *plan_id, guint timeout_ms, guint *n_down,

@@ -288,6 +288,27 @@ VlMigrateLanes *vl_migrate_lanes_up(VlMigrateDaemonCall call,
                                     guint timeout_ms,
                                     GError **error);
 
+typedef enum {
+    VL_MIGRATE_LANES_UNKNOWN,   /* no valid answer: nothing is known */
+    VL_MIGRATE_LANES_HELD,      /* every lane of the plan is up for it */
+    VL_MIGRATE_LANES_LOST,      /* the daemon lost some (a restart's
+                                 * recovery took them down) */
+} VlMigrateLanesCheck;
+
+/**
+ * vl_migrate_lanes_check:
+ * @reply: (nullable): the daemon's reply to "lanes"
+ * @lanes: what "lanes-up" brought for the plan
+ *
+ * Whether the daemon still holds the plan's lanes.  A daemon killed and
+ * started again during a migration tears down the lanes its journal
+ * names; the connections steered onto them then stall (QEMU 7.2 cannot
+ * even abort such a migration), and asking for the lanes again with the
+ * same plan id brings the paths back.
+ */
+VlMigrateLanesCheck vl_migrate_lanes_check(json_object *reply,
+                                           const VlMigrateLanes *lanes);
+
 /* "lanes-down" for @plan_id; @n_down: (out) (optional). */
 gboolean vl_migrate_lanes_down(VlMigrateDaemonCall call,
                                gpointer call_data,

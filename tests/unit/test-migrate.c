@@ -685,6 +685,52 @@ START_TEST(test_lanes_up_request)
 }
 END_TEST
 
+START_TEST(test_lanes_check)
+{
+    g_autoptr(VlPolicy) policy = load_policy();
+    g_autoptr(json_object) up = parse(
+        "{\"ok\": true, \"report\": {\"plan_id\": \"p.1.2\", \"lanes\": ["
+        "{\"interface\": \"lane1\", \"up\": true}, {\"interface\": \"lane2\", \"up\": true}]}}");
+    g_autoptr(VlMigrateLanes) lanes =
+        vl_migrate_lanes_parse_reply(up, "p.1.2", peer_b(policy), asked, NULL);
+    static const struct {
+        const char *reply;
+        VlMigrateLanesCheck check;
+    } cases[] = {
+        { "{\"ok\": true, \"lanes\": ["
+          "{\"interface\": \"lane2\", \"state\": \"up\", \"plans\": [\"x\", \"p.1.2\"]},"
+          "{\"interface\": \"lane1\", \"state\": \"up\", \"plans\": [\"p.1.2\"]}]}",
+          VL_MIGRATE_LANES_HELD },
+        /* a restarted daemon: empty journal */
+        { "{\"ok\": true, \"lanes\": [], \"incoming\": []}", VL_MIGRATE_LANES_LOST },
+        { "{\"ok\": true, \"lanes\": ["
+          "{\"interface\": \"lane1\", \"state\": \"up\", \"plans\": [\"p.1.2\"]}]}",
+          VL_MIGRATE_LANES_LOST },
+        { "{\"ok\": true, \"lanes\": ["
+          "{\"interface\": \"lane1\", \"state\": \"going-down\", \"plans\": [\"p.1.2\"]},"
+          "{\"interface\": \"lane2\", \"state\": \"up\", \"plans\": [\"p.1.2\"]}]}",
+          VL_MIGRATE_LANES_LOST },
+        { "{\"ok\": true, \"lanes\": ["
+          "{\"interface\": \"lane1\", \"state\": \"up\", \"plans\": [\"other\"]},"
+          "{\"interface\": \"lane2\", \"state\": \"up\", \"plans\": [7]}]}",
+          VL_MIGRATE_LANES_LOST },
+        { "{\"ok\": false, \"error\": \"busy\"}", VL_MIGRATE_LANES_UNKNOWN },
+        { "{\"ok\": true, \"lanes\": {}}", VL_MIGRATE_LANES_UNKNOWN },
+        { "[]", VL_MIGRATE_LANES_UNKNOWN },
+    };
+    gsize i;
+
+    ck_assert_ptr_nonnull(lanes);
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_object) reply = parse(cases[i].reply);
+
+        ck_assert_msg(vl_migrate_lanes_check(reply, lanes) == cases[i].check,
+                      "case %zu", i);
+    }
+    ck_assert_int_eq(vl_migrate_lanes_check(NULL, lanes), VL_MIGRATE_LANES_UNKNOWN);
+}
+END_TEST
+
 START_TEST(test_lanes_down_request)
 {
     g_autoptr(GError) error = NULL;
@@ -1345,6 +1391,7 @@ migrate_suite(void)
     tcase_add_test(tc, test_lanes_reply);
     tcase_add_loop_test(tc, test_lanes_reply_bad, 0, G_N_ELEMENTS(bad_replies));
     tcase_add_test(tc, test_lanes_up_request);
+    tcase_add_test(tc, test_lanes_check);
     tcase_add_test(tc, test_lanes_down_request);
     suite_add_tcase(s, tc);
 
