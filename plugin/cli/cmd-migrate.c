@@ -59,6 +59,7 @@ typedef struct {
     guint max_lanes;            /* 0 = policy */
     double dirty_rate_mib;      /* < 0 = measure */
     guint dirty_sample_s;
+    gboolean dirty_sample_given;
     char *peer_name;            /* owned, nullable */
     char *policy_path;          /* owned */
     char *history_path;         /* owned */
@@ -176,7 +177,7 @@ parse_args(MigrateRun *run, int argc, char **argv)
         { "dirty-rate", 0, 0, G_OPTION_ARG_STRING, &s_dirty,
           "The guest's dirty rate, instead of measuring it", "MiB/s" },
         { "dirty-sample", 0, 0, G_OPTION_ARG_STRING, &s_sample,
-          "Measure the dirty rate over this long (1-60, default 3; 0: assume 0)", "S" },
+          "Measure the dirty rate over this long (1-60; 0: assume 0; default: the daemon's fresh sample, else 3)", "S" },
         { "policy", 0, 0, G_OPTION_ARG_FILENAME, &run->policy_path,
           "Policy directory or file (default: " VL_POLICYDIR ")", "PATH" },
         { "history", 0, 0, G_OPTION_ARG_FILENAME, &run->history_path,
@@ -256,6 +257,7 @@ parse_args(MigrateRun *run, int argc, char **argv)
                         &n, &error))
             return usage(octx, error->message);
         run->dirty_sample_s = (guint)n;
+        run->dirty_sample_given = TRUE;
     }
     if (!run->live && run->postcopy)
         return usage(octx, "--postcopy needs a live migration");
@@ -824,6 +826,7 @@ migrate_main(MigrateRun *run)
     double base_bps = 0;
     double predicted_s = NAN;
     gboolean daemon_up = TRUE;
+    gboolean from_daemon = FALSE;
     gboolean lanes_requested = FALSE;
     guint max_links;
     guint channels;
@@ -876,8 +879,27 @@ migrate_main(MigrateRun *run)
     memory_bytes = info.memory * 1024.0;
     zero_bytes = guess_zero_bytes(dom, memory_bytes);
 
+    /* A daemon that samples dirty rates in the background knows them
+     * already (and the guest's zero RAM better than RSS tells). */
+    if (run->dirty_rate_mib < 0 && !run->dirty_sample_given) {
+        g_autoptr(json_object) est_request = vl_ipc_message_new("estimate");
+        g_autoptr(json_object) est_reply = NULL;
+        guint got;
+
+        json_object_object_add(est_request, "domain", json_object_new_string(run->domain));
+        est_reply = vl_ipc_call(run->opts->socket_path, est_request,
+                                LANES_QUERY_TIMEOUT_MS, NULL);
+        got = vl_migrate_estimate_inputs(est_reply, &dirty_bps, &zero_bytes);
+        if (got & VL_MIGRATE_INPUT_DIRTY)
+            from_daemon = TRUE;
+        g_debug("virt-lanesd's estimate inputs: %s", got ? "used" : "none");
+    }
+
     if (run->dirty_rate_mib >= 0) {
         dirty_bps = run->dirty_rate_mib * MIB;
+    } else if (from_daemon) {
+        if (!run->json)
+            printf("Dirty rate from virt-lanesd's sampling: %.1f MiB/s\n", dirty_bps / MIB);
     } else if (run->dirty_sample_s > 0) {
         if (!measure_dirty_rate(run, dom, run->dirty_sample_s, &dirty_bps, &error)) {
             if (run->interrupted) {

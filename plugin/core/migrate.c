@@ -508,6 +508,53 @@ peer_has_lane(const VlPeerConfig *peer, const char *interface)
     return FALSE;
 }
 
+/* A finite number >= 0 at @key of @obj. */
+static gboolean
+member_number(json_object *obj, const char *key, double *out)
+{
+    json_object *value = NULL;
+    double v;
+
+    if (!obj || !json_object_is_type(obj, json_type_object) ||
+        !json_object_object_get_ex(obj, key, &value) ||
+        !(json_object_is_type(value, json_type_double) ||
+          json_object_is_type(value, json_type_int)))
+        return FALSE;
+    v = json_object_get_double(value);
+    if (!(v >= 0 && v <= MAX_RATE_BPS))
+        return FALSE;
+    *out = v;
+    return TRUE;
+}
+
+guint
+vl_migrate_estimate_inputs(json_object *reply, double *dirty_bps,
+                           double *zero_bytes)
+{
+    json_object *ok = member(reply, "ok", json_type_boolean);
+    json_object *inputs = member(reply, "inputs", json_type_object);
+    json_object *fresh = member(inputs, "dirty_fresh", json_type_boolean);
+    double v = 0;
+    guint got = 0;
+
+    g_return_val_if_fail(dirty_bps != NULL && zero_bytes != NULL, 0);
+
+    if (!ok || !json_object_get_boolean(ok) || !inputs)
+        return 0;
+    if (g_strcmp0(member_string(inputs, "dirty_source"), "sampled") == 0 &&
+        fresh && json_object_get_boolean(fresh) &&
+        member_number(inputs, "dirty_rate_bps", &v)) {
+        *dirty_bps = v;
+        got |= VL_MIGRATE_INPUT_DIRTY;
+    }
+    if (g_strcmp0(member_string(inputs, "zero_source"), "measured") == 0 &&
+        member_number(inputs, "zero_bytes", &v)) {
+        *zero_bytes = v;
+        got |= VL_MIGRATE_INPUT_ZERO;
+    }
+    return got;
+}
+
 GHashTable *
 vl_migrate_unavailable_lanes(json_object *reply, const VlPeerConfig *peer)
 {

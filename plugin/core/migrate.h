@@ -198,6 +198,23 @@ json_object *vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan);
 
 /* ---- the daemon's lanes ------------------------------------------------ */
 
+/**
+ * vl_migrate_estimate_inputs:
+ * @reply: (nullable): the daemon's reply to {"type": "estimate",
+ *     "domain": NAME} (daemons that sample dirty rates in the
+ *     background, docs/estimator.md)
+ * @dirty_bps: (out): set when the reply holds a fresh sampled rate
+ * @zero_bytes: (out): set when the reply holds measured zero RAM
+ *
+ * Returns: which were set: VL_MIGRATE_INPUT_DIRTY | VL_MIGRATE_INPUT_ZERO;
+ * 0 for a daemon without the request, an error, or stale or assumed
+ * values (the caller then measures itself).
+ */
+#define VL_MIGRATE_INPUT_DIRTY (1 << 0)
+#define VL_MIGRATE_INPUT_ZERO (1 << 1)
+guint vl_migrate_estimate_inputs(json_object *reply, double *dirty_bps,
+                                 double *zero_bytes);
+
 /*
  * One request to the local daemon and its reply (vl_ipc_call() in the
  * real one).  Returns: (transfer full): the reply envelope, or NULL with

@@ -481,6 +481,48 @@ parse(const char *text)
     return obj;
 }
 
+START_TEST(test_estimate_inputs)
+{
+    static const struct {
+        const char *reply;
+        guint got;
+        double dirty;
+        double zero;
+    } cases[] = {
+        { "{\"ok\": true, \"inputs\": {\"dirty_rate_bps\": 10485760.0, \"dirty_source\": \"sampled\","
+          " \"dirty_fresh\": true, \"zero_bytes\": 400000000, \"zero_source\": \"measured\"}}",
+          VL_MIGRATE_INPUT_DIRTY | VL_MIGRATE_INPUT_ZERO, 10485760, 400000000 },
+        /* stale, or assumed: measure ourselves */
+        { "{\"ok\": true, \"inputs\": {\"dirty_rate_bps\": 5, \"dirty_source\": \"sampled\","
+          " \"dirty_fresh\": false, \"zero_bytes\": 0, \"zero_source\": \"assumed none\"}}",
+          0, -1, -1 },
+        { "{\"ok\": true, \"inputs\": {\"dirty_rate_bps\": 0, \"dirty_source\": \"idle assumed\","
+          " \"dirty_fresh\": true}}", 0, -1, -1 },
+        /* hostile numbers */
+        { "{\"ok\": true, \"inputs\": {\"dirty_rate_bps\": -1, \"dirty_source\": \"sampled\","
+          " \"dirty_fresh\": true, \"zero_bytes\": \"many\", \"zero_source\": \"measured\"}}",
+          0, -1, -1 },
+        { "{\"ok\": true, \"inputs\": {\"dirty_rate_bps\": 1e300, \"dirty_source\": \"sampled\","
+          " \"dirty_fresh\": true}}", 0, -1, -1 },
+        /* a daemon without the request */
+        { "{\"ok\": false, \"error\": \"Unknown request type 'estimate'\"}", 0, -1, -1 },
+        { "{\"ok\": true, \"inputs\": []}", 0, -1, -1 },
+        { "7", 0, -1, -1 },
+    };
+    gsize i;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_object) reply = parse(cases[i].reply);
+        double dirty = -1;
+        double zero = -1;
+
+        ck_assert_uint_eq(vl_migrate_estimate_inputs(reply, &dirty, &zero), cases[i].got);
+        ck_assert_double_eq(dirty, cases[i].dirty);
+        ck_assert_double_eq(zero, cases[i].zero);
+    }
+}
+END_TEST
+
 START_TEST(test_unavailable_lanes)
 {
     g_autoptr(VlPolicy) policy = load_policy();
@@ -1387,6 +1429,7 @@ migrate_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("daemon");
+    tcase_add_test(tc, test_estimate_inputs);
     tcase_add_test(tc, test_unavailable_lanes);
     tcase_add_test(tc, test_lanes_reply);
     tcase_add_loop_test(tc, test_lanes_reply_bad, 0, G_N_ELEMENTS(bad_replies));
