@@ -511,17 +511,21 @@ plan_check(const VlMigrationPlan *plan, GError **error)
     return TRUE;
 }
 
-/* The plan as a new element of @doc (not linked in). */
+/* The plan as a new element of @doc (not linked in); without a
+ * namespace when @with_ns is FALSE. */
 static xmlNode *
-plan_to_node(xmlDoc *doc, const VlMigrationPlan *plan)
+plan_to_node(xmlDoc *doc, const VlMigrationPlan *plan, gboolean with_ns)
 {
     xmlNode *node = xmlNewDocNode(doc, NULL, (const xmlChar *) "plan", NULL);
-    xmlNs *ns = xmlNewNs(node, (const xmlChar *) VL_METADATA_PLAN_NS,
-                         (const xmlChar *) VL_METADATA_PLAN_PREFIX);
+    xmlNs *ns = NULL;
     xmlNode *source;
     guint i;
 
-    xmlSetNs(node, ns);
+    if (with_ns) {
+        ns = xmlNewNs(node, (const xmlChar *) VL_METADATA_PLAN_NS,
+                      (const xmlChar *) VL_METADATA_PLAN_PREFIX);
+        xmlSetNs(node, ns);
+    }
     xmlNewProp(node, (const xmlChar *) "id", (const xmlChar *) plan->id);
     if (plan->channels > 0) {
         g_autofree char *channels = g_strdup_printf("%u", plan->channels);
@@ -553,8 +557,8 @@ node_to_string(xmlDoc *doc, xmlNode *node, gboolean format)
     return g_strndup((const char *) xmlBufferContent(buf), xmlBufferLength(buf));
 }
 
-char *
-vl_migration_plan_format(const VlMigrationPlan *plan, GError **error)
+static char *
+plan_format(const VlMigrationPlan *plan, gboolean with_ns, GError **error)
 {
     g_autoptr(xmlDoc) doc = NULL;
     xmlNode *node;
@@ -562,9 +566,21 @@ vl_migration_plan_format(const VlMigrationPlan *plan, GError **error)
     if (!plan_check(plan, error))
         return NULL;
     doc = xmlNewDoc((const xmlChar *) "1.0");
-    node = plan_to_node(doc, plan);
+    node = plan_to_node(doc, plan, with_ns);
     xmlDocSetRootElement(doc, node);
-    return node_to_string(doc, node, TRUE);
+    return node_to_string(doc, node, with_ns);
+}
+
+char *
+vl_migration_plan_format(const VlMigrationPlan *plan, GError **error)
+{
+    return plan_format(plan, TRUE, error);
+}
+
+char *
+vl_migration_plan_format_for_metadata(const VlMigrationPlan *plan, GError **error)
+{
+    return plan_format(plan, FALSE, error);
 }
 
 /* The root element of a standalone snippet, which must be {@uri}@name. */
@@ -636,7 +652,7 @@ vl_migration_plan_insert_into_domain_xml(const char *xml, gsize len,
         xmlUnlinkNode(old);
         xmlFreeNode(old);
     }
-    xmlAddChild(metadata, plan_to_node(doc, plan));
+    xmlAddChild(metadata, plan_to_node(doc, plan, TRUE));
     return node_to_string(doc, root, FALSE);
 }
 

@@ -83,6 +83,19 @@ gboolean vl_metadata_plan_id_is_valid(const char *id);
  */
 char *vl_migration_plan_format(const VlMigrationPlan *plan, GError **error);
 
+/**
+ * vl_migration_plan_format_for_metadata:
+ *
+ * The plan as virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+ * xml, VL_METADATA_PLAN_PREFIX, VL_METADATA_PLAN_NS, flags) wants it:
+ * without prefix or xmlns (libvirt puts the element and its children
+ * into the namespace; a snippet that declares the prefix itself fails
+ * with "failed to create a new XML namespace" in libvirt 9.0).
+ * Returns: (transfer full): the element, or NULL
+ */
+char *vl_migration_plan_format_for_metadata(const VlMigrationPlan *plan,
+                                            GError **error);
+
 /* Parses a standalone <plan> element in VL_METADATA_PLAN_NS (as
  * virDomainGetMetadata returns it).  Returns: (transfer full) */
 VlMigrationPlan *vl_migration_plan_parse(const char *xml, gsize len,

@@ -502,6 +502,12 @@ incoming_begin(VlDaemon *daemon, const VlHookEvent *event, VlIpcRequest *request
     names = match_plan_lanes(daemon, event->domain, peer, plan);
     if (names->len == 0)
         return FALSE;
+    if (names->len > daemon->policy->migration->max_lanes) {
+        daemon_log(daemon, G_LOG_LEVEL_WARNING,
+                   "Domain '%s': plan '%s' asks for %u lanes; the policy allows %u (max_lanes)",
+                   event->domain, plan->id, names->len, daemon->policy->migration->max_lanes);
+        g_ptr_array_set_size(names, daemon->policy->migration->max_lanes);
+    }
     g_ptr_array_add(names, NULL);
 
     /* A new incoming migration of the same domain replaces an old one. */
@@ -721,6 +727,13 @@ handle_lanes_up(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
                                                         VL_LANES_MAX, n));
             return;
         }
+    }
+
+    if ((names ? names->len - 1 : (guint) n) > daemon->policy->migration->max_lanes) {
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("The policy allows at most %u lane(s) per migration (max_lanes)",
+                                                    daemon->policy->migration->max_lanes));
+        return;
     }
 
     lr = g_new0(LaneRequest, 1);

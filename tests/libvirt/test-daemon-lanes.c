@@ -16,11 +16,16 @@
 #include <glib/gstdio.h>
 
 #include "daemon.h"
+#include "hook-run.h"
 #include "ipc.h"
 #include "metadata.h"
 #include "virt-test.h"
 #include "vl-autoptr.h"
 #include "vl-error.h"
+
+/* The daemon answers a held "migrate begin" while the hook still waits,
+ * with room for the hook's connect and send. */
+G_STATIC_ASSERT(VL_LANES_HOOK_REPLY_MS + 500 <= VL_HOOK_TIMEOUT_MS);
 
 /* ---- a fake back end: records calls, answers after a delay ------------ */
 
@@ -142,7 +147,7 @@ static char *
 policy_text(gboolean incoming, double lane_up_max_s)
 {
     return g_strdup_printf(
-        "{\"migration\": {\"lane_up_max_s\": %g, \"incoming_lanes\": %s,\n"
+        "{\"migration\": {\"lane_up_max_s\": %g, \"incoming_lanes\": %s, \"max_lanes\": 2,\n"
         " \"migration_address\": \"198.19.0.2\",\n"
         " \"peers\": [{\"name\": \"host-a\", \"uri\": \"qemu+tcp://198.18.0.11/system\",\n"
         "   \"migration_address\": \"198.19.0.1\", \"lanes\": [\n"
@@ -415,6 +420,8 @@ START_TEST(test_lanes_bad_requests)
           "Unknown field 'x' in 'lanes-up'" },
         { "{\"version\":1,\"type\":\"lanes-up\",\"peer\":\"host-a\",\"count\":1}",
           "needs the strings 'plan_id' and 'peer'" },
+        { "{\"version\":1,\"type\":\"lanes-up\",\"plan_id\":\"p\",\"peer\":\"host-a\",\"count\":3}",
+          "at most 2 lane(s) per migration (max_lanes)" },
         { "{\"version\":1,\"type\":\"lanes-down\",\"plan_id\":\"never\"}",
           "No lanes are held for plan 'never'" },
         { "{\"version\":1,\"type\":\"lanes-down\"}", "needs the string 'plan_id'" },

@@ -148,6 +148,15 @@ static const BadCase bad_cases[] = {
       "test.conf:2: Value 'not a uri' of key 'uri' in group 'daemon' is not a libvirt URI" },
     { "[daemon]\nuri =\n",
       "test.conf:2: Value '' of key 'uri' in group 'daemon' is not a libvirt URI" },
+    /* lanes */
+    { "[lanes]\ntable_base = 255\n",
+      "test.conf:2: Value '255' of key 'table_base' in group 'lanes' must be an integer from 256 to 2000000000" },
+    { "[lanes]\njournal = lanes.json\n",
+      "test.conf:2: Value 'lanes.json' of key 'journal' in group 'lanes' must be an absolute path" },
+    { "[lanes]\nscript_dir = \n",
+      "test.conf:2: Value '' of key 'script_dir' in group 'lanes' must be an absolute path" },
+    { "[daemon]\npolicy_dir = policies.d\n",
+      "test.conf:2: Value 'policies.d' of key 'policy_dir' in group 'daemon' must be an absolute path" },
 };
 
 START_TEST(test_bad)
@@ -281,6 +290,44 @@ START_TEST(test_overrides_win)
 }
 END_TEST
 
+START_TEST(test_lane_keys)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlConfig) defaults = vl_config_new();
+    g_autoptr(VlConfig) config = NULL;
+    g_autoptr(VlConfig) copy = NULL;
+    VlConfigOverrides overrides = {
+        .policy_dir = "/cli/policies.d",
+        .script_dir = "/cli/scripts",
+    };
+
+    ck_assert_str_eq(defaults->policy_dir, VL_POLICYDIR);
+    ck_assert_str_eq(defaults->lane_journal, VL_STATEDIR "/lanes.json");
+    ck_assert_str_eq(defaults->script_dir, VL_SCRIPTDIR);
+    ck_assert_str_eq(defaults->lane_state_dir, VL_RUNSTATEDIR "/lanes");
+    ck_assert_uint_eq(defaults->lane_table_base, 7600);
+
+    config = load("[daemon]\npolicy_dir = /etc/p\n[lanes]\njournal = /var/j.json\n"
+                  "script_dir = /usr/s\nstate_dir = /run/s\ntable_base = 256\n", &error);
+    ck_assert_msg(config != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(config->policy_dir, "/etc/p");
+    ck_assert_str_eq(config->lane_journal, "/var/j.json");
+    ck_assert_str_eq(config->script_dir, "/usr/s");
+    ck_assert_str_eq(config->lane_state_dir, "/run/s");
+    ck_assert_uint_eq(config->lane_table_base, 256);
+
+    vl_config_apply_overrides(config, &overrides);
+    ck_assert_str_eq(config->policy_dir, "/cli/policies.d");
+    ck_assert_str_eq(config->script_dir, "/cli/scripts");
+    ck_assert_str_eq(config->lane_journal, "/var/j.json");
+
+    copy = vl_config_copy(config);
+    ck_assert_ptr_ne(copy->lane_journal, config->lane_journal);
+    ck_assert_str_eq(copy->lane_state_dir, "/run/s");
+    ck_assert_uint_eq(copy->lane_table_base, 256);
+}
+END_TEST
+
 START_TEST(test_copy)
 {
     g_autoptr(VlConfig) config = vl_config_new();
@@ -309,6 +356,7 @@ config_suite(void)
     tcase_add_test(tc, test_group_may_repeat);
     tcase_add_test(tc, test_file_good);
     tcase_add_test(tc, test_copy);
+    tcase_add_test(tc, test_lane_keys);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bad");

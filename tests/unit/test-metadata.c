@@ -69,6 +69,37 @@ START_TEST(test_plan_round_trip)
 }
 END_TEST
 
+START_TEST(test_plan_for_set_metadata)
+{
+    g_autoptr(VlMigrationPlan) plan = sample_plan();
+    g_autoptr(VlMigrationPlan) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *bare = vl_migration_plan_format_for_metadata(plan, &error);
+    /* What libvirt 9.0 made of it (virsh metadata --set, then dumpxml):
+     * the element and its children moved into our namespace, a second
+     * prefix declared on the way. */
+    const char *stored =
+        "<domain><metadata>\n"
+        "    <p:plan xmlns:p=\"" NS "\" xmlns:lanesplan=\"" NS "\" id=\"web-3.1738412345\" channels=\"6\">\n"
+        "      <p:source host=\"host-a\" migration-address=\"198.19.0.1\"/>\n"
+        "      <p:lane source-address=\"198.18.11.1\" dest-address=\"198.18.11.2\"/>\n"
+        "      <p:lane source-address=\"fd00:12::1\" dest-address=\"fd00:12::2\"/>\n"
+        "    </p:plan>\n"
+        "  </metadata></domain>";
+
+    ck_assert_msg(bare != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(bare,
+                     "<plan id=\"web-3.1738412345\" channels=\"6\">"
+                     "<source host=\"host-a\" migration-address=\"198.19.0.1\"/>"
+                     "<lane source-address=\"198.18.11.1\" dest-address=\"198.18.11.2\"/>"
+                     "<lane source-address=\"fd00:12::1\" dest-address=\"fd00:12::2\"/>"
+                     "</plan>");
+    ck_assert(vl_migration_plan_from_domain_xml(stored, strlen(stored), &back, &error));
+    ck_assert_ptr_nonnull(back);
+    assert_same_plan(plan, back);
+}
+END_TEST
+
 START_TEST(test_plan_other_prefix_and_canonical)
 {
     /* Found by URI, whatever the prefix; addresses come back canonical. */
@@ -403,6 +434,7 @@ metadata_suite(void)
 
     tc = tcase_create("plan");
     tcase_add_test(tc, test_plan_round_trip);
+    tcase_add_test(tc, test_plan_for_set_metadata);
     tcase_add_test(tc, test_plan_other_prefix_and_canonical);
     tcase_add_test(tc, test_plan_in_domain_xml);
     tcase_add_test(tc, test_insert_creates_metadata);
