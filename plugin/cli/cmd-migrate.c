@@ -56,7 +56,7 @@ typedef struct {
     guint64 bandwidth_mib;
     guint max_downtime_ms;
     double threshold_s;         /* 0 = policy */
-    guint max_lanes;            /* 0 = policy */
+    gint max_lanes;             /* lanes besides the base path; -1 = policy */
     double dirty_rate_mib;      /* < 0 = measure */
     guint dirty_sample_s;
     gboolean dirty_sample_given;
@@ -165,7 +165,7 @@ parse_args(MigrateRun *run, int argc, char **argv)
         { "threshold", 0, 0, G_OPTION_ARG_STRING, &s_threshold,
           "Wanted upper bound on the migration time (default: the policy's threshold_s)", "S" },
         { "max-lanes", 0, 0, G_OPTION_ARG_STRING, &s_max_lanes,
-          "Most links to use, the base path included (default: the policy's max_lanes)", "N" },
+          "Most lanes to bring up besides the base path, 0-16 (default: the policy's max_lanes)", "N" },
         { "peer", 0, 0, G_OPTION_ARG_STRING, &run->peer_name,
           "The policy's peer to use (default: the one whose uri is DESTURI)", "NAME" },
         { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &run->dry_run,
@@ -242,11 +242,12 @@ parse_args(MigrateRun *run, int argc, char **argv)
         !parse_double("--threshold", s_threshold, 0, 86400, TRUE,
                       &run->threshold_s, &error))
         return usage(octx, error->message);
+    run->max_lanes = -1;
     if (s_max_lanes) {
-        if (!parse_uint("--max-lanes", s_max_lanes, 1, VL_PLAN_LANES_MAX + 1,
+        if (!parse_uint("--max-lanes", s_max_lanes, 0, VL_PLAN_LANES_MAX,
                         &n, &error))
             return usage(octx, error->message);
-        run->max_lanes = (guint)n;
+        run->max_lanes = (gint)n;
     }
     if (s_dirty &&
         !parse_double("--dirty-rate", s_dirty, 0, 1000000, FALSE,
@@ -844,7 +845,9 @@ migrate_main(MigrateRun *run)
         fail_msg("%s", error->message);
         return 1;
     }
-    max_links = run->max_lanes ? run->max_lanes : m->max_lanes;
+    /* The policy's max_lanes counts lanes besides the base path, as the
+     * daemon's "lanes-up" does; the plan counts links. */
+    max_links = 1 + (run->max_lanes >= 0 ? (guint)run->max_lanes : m->max_lanes);
     max_links = MIN(max_links, peer->lanes->len + 1);
     if (!peer->migration_address) {
         warn("Peer '%s' has no migration_address in the policy: no lanes, libvirt picks the migration address",

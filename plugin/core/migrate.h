@@ -27,8 +27,10 @@
  *
  * "Links" below counts the paths a migration uses: the base path (the
  * route to the peer's migration address that exists without lanes) plus
- * the lanes that are up.  The policy's max_lanes and the history's
- * "lanes" count links in this sense: a plain migration uses one.
+ * the lanes that are up; the history's "lanes" counts links in this
+ * sense (a plain migration uses one), while the policy's max_lanes, like
+ * the daemon, counts lanes besides the base path (max_links = 1 +
+ * max_lanes).
  *
  * The library does not log (g_debug only); the CLI prints.
  */
@@ -121,7 +123,8 @@ typedef struct {
      * migrations over k links, NAN when unknown; nullable. */
     const double *learned_bps;
     gsize n_learned;
-    guint max_links;            /* base path included, >= 1 */
+    guint max_links;            /* base path included, >= 1 (1 + the
+                                 * policy's max_lanes) */
     guint channels_per_link;    /* >= 1 */
     guint requested_channels;   /* --parallel-connections, 0 = none */
     double threshold_s;         /* wanted upper bound on the time */

@@ -40,7 +40,7 @@ expect_usage() {
 
 cat >"$TMP/policy.json" <<'EOF'
 { "migration": { "threshold_s": 30, "lane_up_max_s": 2.5,
-  "migration_address": "198.19.0.1", "max_lanes": 3, "channels_per_lane": 2,
+  "migration_address": "198.19.0.1", "max_lanes": 2, "channels_per_lane": 2,
   "peers": [ { "name": "host-b", "uri": "qemu+tcp://198.18.0.12/system",
     "migration_address": "198.19.0.2", "base_bandwidth_mbit": 200,
     "lanes": [
@@ -67,8 +67,8 @@ expect_usage "threshold 0" --threshold 0 test "$B"
 expect_usage "threshold nan" --threshold nan test "$B"
 expect_usage "threshold inf" --threshold inf test "$B"
 expect_usage "threshold trailing" --threshold 10s test "$B"
-expect_usage "max-lanes 0" --max-lanes 0 test "$B"
-expect_usage "max-lanes 18" --max-lanes 18 test "$B"
+expect_usage "max-lanes -1" --max-lanes -1 test "$B"
+expect_usage "max-lanes 17" --max-lanes 17 test "$B"
 expect_usage "dirty-rate negative" --dirty-rate -1 test "$B"
 expect_usage "dirty-sample 61" --dirty-sample 61 test "$B"
 grep -q -- "--dirty-sample" "$TMP/err" || fail "dirty-sample 61: the option is not named"
@@ -116,12 +116,18 @@ run migrate $P --dry-run --threshold 5 test "$B"
 [ "$CODE" -eq 0 ] || fail "dry run, short threshold: exit $CODE"
 grep -q "^Plan: 3 links, 6 channels (max_lanes reached)" "$TMP/out" ||
     fail "dry run, short threshold: not three links ($(cat "$TMP/out"))"
+
 grep -q "+lane2" "$TMP/out" || fail "dry run: the step adding lane2 is not printed"
 
 # shellcheck disable=SC2086
-run migrate $P --dry-run --threshold 5 --max-lanes 2 --parallel-connections 5 test "$B"
+run migrate $P --dry-run --threshold 5 --max-lanes 0 test "$B"
+grep -q "^Plan: 1 link, 2 channels (max_lanes reached)" "$TMP/out" ||
+    fail "dry run, --max-lanes 0: ($(cat "$TMP/out"))"
+
+# shellcheck disable=SC2086
+run migrate $P --dry-run --threshold 5 --max-lanes 1 --parallel-connections 5 test "$B"
 grep -q "^Plan: 2 links, 6 channels (max_lanes reached)" "$TMP/out" ||
-    fail "dry run, --max-lanes 2: ($(cat "$TMP/out"))"
+    fail "dry run, --max-lanes 1: ($(cat "$TMP/out"))"
 
 # shellcheck disable=SC2086
 run migrate $P --dry-run --json --threshold 5 test "$B"
