@@ -5,13 +5,11 @@
 # also sourced by bench/lanes and lab/demo. Source common.sh first (the
 # tests) or set LAB, T_BUILDDIR and VL_LAB_DIR and define t_fail/t_log.
 #
-# The lab's daemons start with lab/up's defaults; ll_setup writes each
-# host's lane policy (lanes 1 and 2 of the lab towards the other host,
-# lane 0 being the base path) and restarts both daemons with paths inside
-# the host's private directories: the policy in /etc/virt-lanes, the lane
-# journal in /var/lib/virt-lanes (a build's default under /usr/local or
-# /var/local would be one file shared by both hosts) and the lane scripts
-# of this source tree.
+# lab/up --virt-lanes installs each host's policy (lab/policy) and starts
+# its daemon with paths inside the host's private directories: the policy
+# in /etc/virt-lanes, the lane journal in /var/lib/virt-lanes and the lane
+# scripts of this source tree.  ll_daemon_start starts one the same way
+# (after a kill, or with another script directory).
 
 LL_SOCK=/run/virt-lanes/virt-lanesd.sock
 LL_POLICY_DIR=/etc/virt-lanes/policies.d
@@ -44,42 +42,6 @@ ll_exec() {
     "$LAB/host" exec --state-dir "$(ll_host_dir "$h")" -- "$@"
 }
 
-# ll_policy HOST THRESHOLD_S: the lane policy of HOST (a or b).
-ll_policy() {
-    local h=$1 threshold=${2:-30} own peer peer_name
-    if [ "$h" = a ]; then
-        own=1 peer=2 peer_name=host-b
-    else
-        own=2 peer=1 peer_name=host-a
-    fi
-    cat <<EOF
-{
-  "description": "lab host $h: the base path is lane0 (routed by lab/up), lanes 1 and 2 are spare NICs",
-  "migration": {
-    "threshold_s": $threshold,
-    "lane_up_max_s": 5,
-    "migration_address": "198.19.0.$own",
-    "max_lanes": 3,
-    "channels_per_lane": 2,
-    "max_downtime_ms": 300,
-    "incoming_lanes": true,
-    "peers": [
-      {
-        "name": "$peer_name",
-        "uri": "qemu+tcp://198.18.0.1$peer/system",
-        "migration_address": "198.19.0.$peer",
-        "base_bandwidth_mbit": 200,
-        "lanes": [
-          { "interface": "lane1", "address": "198.18.11.$own/24", "peer_address": "198.18.11.$peer", "bandwidth_mbit": 200 },
-          { "interface": "lane2", "address": "198.18.12.$own/24", "peer_address": "198.18.12.$peer", "bandwidth_mbit": 200 }
-        ]
-      }
-    ]
-  }
-}
-EOF
-}
-
 ll_daemon_pid() {
     tr -dc '0-9' <"$(ll_host_dir "$1")/pids/virt-lanesd" 2>/dev/null || true
 }
@@ -97,8 +59,8 @@ ll_daemon_stop() {
     t_fail "daemon of host $h (pid $pid) did not end after SIG$sig"
 }
 
-# ll_daemon_start HOST [SCRIPT_DIR]: as lab/host starts it (pid file in
-# the host's pids/, so lab/down ends it), with the lab-private paths.
+# ll_daemon_start HOST [SCRIPT_DIR]: as lab/host starts it for lab/up (pid
+# file in the host's pids/, so lab/down ends it; the same arguments).
 ll_daemon_start() {
     local h=$1 scripts=${2:-$LL_SRC/qemu-scripts} dir holder
     dir=$(ll_host_dir "$h")
@@ -111,26 +73,30 @@ ll_daemon_start() {
         "$T_BUILDDIR/plugin/daemon/virt-lanesd" --uri qemu:///system --socket "$LL_SOCK" \
         --policy-dir "$LL_POLICY_DIR" --lane-journal "$LL_JOURNAL" --script-dir "$scripts" \
         </dev/null >>"$dir/log/virt-lanesd.log" 2>&1 &
+    ll_daemon_wait "$h"
+}
+
+ll_daemon_wait() {
+    local h=$1
     for _ in $(seq 1 100); do
         if ll_exec "$h" "$(ll_cli)" --socket "$LL_SOCK" lanes --json >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.2
     done
-    tail -n 20 "$dir/log/virt-lanesd.log" >&2
+    tail -n 20 "$(ll_host_dir "$h")/log/virt-lanesd.log" >&2
     t_fail "daemon of host $h does not answer"
 }
 
-# ll_setup [THRESHOLD_S]: policies on both hosts, daemons restarted.
+# ll_setup: lab/up --virt-lanes gave each host its policy (lab/policy:
+# lanes 1 and 2 towards the other host, lane 0 the base path) and started
+# its daemon with the lab-private paths; wait until both answer.
 ll_setup() {
     local h
     for h in a b; do
-        mkdir -p "$(ll_host_dir "$h")/fs/etc/virt-lanes/policies.d"
-        chmod 0755 "$(ll_host_dir "$h")/fs/etc/virt-lanes" \
-            "$(ll_host_dir "$h")/fs/etc/virt-lanes/policies.d"
-        ll_policy "$h" "${1:-30}" >"$(ll_host_dir "$h")/fs/etc/virt-lanes/policies.d/50-lab-lanes.json"
-        ll_daemon_stop "$h"
-        ll_daemon_start "$h"
+        [ -s "$(ll_host_dir "$h")/fs/etc/virt-lanes/policies.d/10-lab.json" ] ||
+            t_fail "host $h has no lab policy (lab/up --virt-lanes)"
+        ll_daemon_wait "$h"
     done
 }
 

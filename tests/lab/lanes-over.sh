@@ -19,7 +19,7 @@ t_need_lab
 ll_need_build
 t_need_guest
 t_lab_up --links 3 --virt-lanes "$T_BUILDDIR"
-ll_setup 30
+ll_setup
 
 dom="lab lanes over"
 "$LAB/boot" "$dom" --on a --mem 512 --working-set 256 --dirty 5 >&2 || t_fail "lab/boot failed"

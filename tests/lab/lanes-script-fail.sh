@@ -15,7 +15,7 @@ t_need_lab
 ll_need_build
 t_need_guest
 t_lab_up --links 3 --virt-lanes "$T_BUILDDIR"
-ll_setup 30
+ll_setup
 
 # The daemon refuses script directories others can write to: a fresh
 # 0700 directory of root's, with the real scripts and a lane-up wrapper.
