@@ -29,6 +29,7 @@ int vl_cmd_policy(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_evacuate(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_containers(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_container(const VlCliOptions *opts, int argc, char **argv);
+int vl_cmd_migrate(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_lanes(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv);
 

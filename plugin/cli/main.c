@@ -24,6 +24,7 @@ static const VlCliCommand commands[] = {
     { "evacuate", vl_cmd_evacuate, "Move a container or this host's domains away in traffic order" },
     { "lanes", vl_cmd_lanes, "Show lanes; bring them up or down: lanes [list|up PEER|down]" },
     { "estimate", vl_cmd_estimate, "Predict a migration: estimate DOMAIN [--to HOST] [--lanes N]" },
+    { "migrate", vl_cmd_migrate, "Migrate a domain over lanes: migrate DOMAIN DESTURI" },
     { "policy", vl_cmd_policy, "Check policy files: policy check FILE|DIR..." },
     { "status", vl_cmd_status, "Show the daemon, its libvirt connection and the domains" },
 };

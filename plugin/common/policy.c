@@ -78,7 +78,7 @@ static const char *const step_keys[] = {
     "after_iteration", "downtime_ms", NULL
 };
 static const char *const peer_keys[] = {
-    "name", "uri", "migration_address", "lanes", NULL
+    "name", "uri", "migration_address", "base_bandwidth_mbit", "lanes", NULL
 };
 static const char *const lane_keys[] = {
     "interface", "address", "peer_address", "bandwidth_mbit", NULL
@@ -715,6 +715,10 @@ parse_peer(VlJsonReader *r, json_object *obj, LaneSeen *seen,
         !vl_json_reader_get_string(r, obj, "migration_address",
                                    VL_JSON_OPTIONAL, vl_policy_check_address,
                                    &peer->migration_address, error) ||
+        !vl_json_reader_get_double(r, obj, "base_bandwidth_mbit",
+                                   VL_JSON_OPTIONAL | VL_JSON_MIN_EXCLUSIVE,
+                                   0, BANDWIDTH_MBIT_MAX,
+                                   &peer->base_bandwidth_mbit, error) ||
         !vl_json_reader_get_array(r, obj, "lanes", VL_JSON_OPTIONAL,
                                   LANES_PER_PEER_MAX, &lanes, error))
         return FALSE;

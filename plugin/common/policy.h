@@ -32,6 +32,8 @@ typedef struct {
     char *name;             /* a short label used in logs and the CLI */
     char *uri;              /* libvirt URI of the peer host */
     char *migration_address; /* the peer's migration address */
+    double base_bandwidth_mbit; /* usable rate of the base path, Mbit/s;
+                                 * 0 = not declared */
     GPtrArray *lanes;       /* VlLaneConfig*, in bring-up order */
 } VlPeerConfig;
 

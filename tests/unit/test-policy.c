@@ -627,6 +627,7 @@ START_TEST(test_good_full)
     ck_assert_str_eq(peer->name, "host-b");
     ck_assert_str_eq(peer->uri, "qemu+ssh://root@[fd00::2]/system");
     ck_assert_str_eq(peer->migration_address, "fd00::2");
+    ck_assert_double_eq(peer->base_bandwidth_mbit, 1000);
     ck_assert_uint_eq(peer->lanes->len, 2);
     lane = g_ptr_array_index(peer->lanes, 0);
     ck_assert_str_eq(lane->interface, "lane1");
@@ -641,6 +642,7 @@ START_TEST(test_good_full)
     peer = g_ptr_array_index(m->peers, 1);
     ck_assert_str_eq(peer->name, "host-c");
     ck_assert_ptr_null(peer->migration_address);
+    ck_assert_double_eq(peer->base_bandwidth_mbit, 0);
     ck_assert_uint_eq(peer->lanes->len, 0);
 
     ck_assert_uint_eq(policy->containers->len, 2);
