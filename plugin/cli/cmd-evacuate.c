@@ -51,6 +51,7 @@ typedef struct {
     char *policy_path;
     guint observe_s;
     guint dirty_sample_s;
+    gboolean dirty_sample_given;
     const VlCliOptions *opts;
 
     /* state */
@@ -126,7 +127,7 @@ parse_args(Evacuation *ev, int argc, char **argv)
         { "observe", 0, 0, G_OPTION_ARG_STRING, &s_observe,
           "Sample the connection tracking table over this long (0-60, default 2; 0: declared affinities only)", "S" },
         { "dirty-sample", 0, 0, G_OPTION_ARG_STRING, &s_dirty,
-          "Measure each guest's dirty rate over this long (0-60, default 3; 0: assume 0)", "S" },
+          "Measure each guest's dirty rate over this long (0-60; 0: assume 0). Default: virt-lanesd's sampled rate when fresh, else 3", "S" },
         { NULL }
     };
 
@@ -171,6 +172,7 @@ parse_args(Evacuation *ev, int argc, char **argv)
         !parse_uint("--dirty-sample", s_dirty, 0, VL_DIRTYRATE_MAX_PERIOD,
                     &ev->dirty_sample_s, &error))
         return usage(octx, error->message);
+    ev->dirty_sample_given = s_dirty != NULL;
     return -1;
 }
 
@@ -432,20 +434,48 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
 {
     GPtrArray *domains = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
     g_autofree gboolean *measuring = g_new0(gboolean, moving->len);
-    /* The start time of a measurement already there, to tell ours from
-     * it: QEMU stamps them with its own clock, not the wall clock. */
+    /* A measurement someone else (virt-lanesd's sampler) started: its
+     * result is as good as ours, whatever its period. */
+    g_autofree gboolean *adopted = g_new0(gboolean, moving->len);
+    /* The start time of a measurement already there, to tell a new one
+     * from it: QEMU stamps them with its own clock, not the wall clock. */
     g_autofree gint64 *old_start = g_new0(gint64, moving->len);
     g_autofree gboolean *had_old = g_new0(gboolean, moving->len);
+    guint n_measuring = 0;
     guint i;
 
     for (i = 0; i < moving->len; i++) {
         virDomainPtr dom = g_ptr_array_index(moving, i);
         VlEvacuateDomain *d = vl_evacuate_domain_new(virDomainGetName(dom));
+        g_autofree char *s = shown(d->name);
         virDomainInfo info;
 
+        g_ptr_array_add(domains, d);
         if (virDomainGetInfo(dom, &info) == 0) {
             d->memory_bytes = info.memory * 1024.0;
             d->zero_bytes = zero_bytes_of(dom, d->memory_bytes);
+        }
+
+        /* A daemon that samples dirty rates in the background knows them
+         * already, and the guest's zero RAM better than RSS tells. */
+        if (!ev->dirty_sample_given) {
+            g_autoptr(json_object) request = vl_ipc_message_new("estimate");
+            g_autoptr(json_object) reply = NULL;
+            double dirty = 0, zero = 0;
+            guint got;
+
+            json_object_object_add(request, "domain", json_object_new_string(d->name));
+            reply = vl_ipc_call(ev->opts->socket_path, request, LANES_QUERY_TIMEOUT_MS,
+                                NULL);
+            got = vl_migrate_estimate_inputs(reply, &dirty, &zero);
+            if (got & VL_MIGRATE_INPUT_ZERO)
+                d->zero_bytes = zero;
+            if (got & VL_MIGRATE_INPUT_DIRTY) {
+                d->dirty_rate_bps = dirty;
+                say(ev, "Dirty rate of '%s' from virt-lanesd's sampling: %.1f MiB/s", s,
+                    dirty / MIB);
+                continue;
+            }
         }
         if (ev->dirty_sample_s > 0) {
             g_autoptr(GError) error = NULL;
@@ -458,17 +488,15 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
             }
             measuring[i] = vl_dirtyrate_start(dom, (int)ev->dirty_sample_s, &error);
             if (!measuring[i]) {
-                g_autofree char *s = shown(d->name);
-
-                say(ev, "Dirty rate of '%s' not measured (0 assumed): %s", s,
-                    error->message);
+                /* QEMU measures one at a time: wait for the one running. */
+                g_debug("Dirty-rate measurement of '%s' not started: %s", s,
+                        error->message);
+                measuring[i] = adopted[i] = TRUE;
             }
+            n_measuring++;
         }
-        g_ptr_array_add(domains, d);
     }
-    for (i = 0; i < moving->len && !measuring[i]; i++)
-        ;
-    if (i == moving->len)
+    if (n_measuring == 0)
         return domains;
 
     say(ev, "Measuring dirty rates over %u s", ev->dirty_sample_s);
@@ -476,16 +504,17 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
         return domains;
     for (i = 0; i < moving->len; i++) {
         VlEvacuateDomain *d = g_ptr_array_index(domains, i);
-        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        /* A measurement found running may have up to 60 s to go. */
+        gint64 deadline = g_get_monotonic_time() +
+            (adopted[i] ? VL_DIRTYRATE_MAX_PERIOD + 5 : 10) * G_USEC_PER_SEC;
 
         while (measuring[i] && g_get_monotonic_time() < deadline) {
             VlDirtyRateSample sample;
 
             if (!vl_dirtyrate_query(g_ptr_array_index(moving, i), &sample, NULL))
                 break;
-            /* An older measurement may still be there until ours ends. */
             if (sample.status == VL_DIRTYRATE_MEASURED && sample.has_rate &&
-                sample.period_s == (int)ev->dirty_sample_s &&
+                (adopted[i] || sample.period_s == (int)ev->dirty_sample_s) &&
                 (!had_old[i] || sample.start_time != old_start[i])) {
                 d->dirty_rate_bps = sample.bytes_per_second;
                 break;
