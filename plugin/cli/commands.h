@@ -26,6 +26,7 @@ typedef int (*VlCmdFunc)(const VlCliOptions *opts, int argc, char **argv);
 
 int vl_cmd_status(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_policy(const VlCliOptions *opts, int argc, char **argv);
+int vl_cmd_evacuate(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_containers(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_container(const VlCliOptions *opts, int argc, char **argv);
 int vl_cmd_migrate(const VlCliOptions *opts, int argc, char **argv);

@@ -21,6 +21,7 @@ typedef struct {
 static const VlCliCommand commands[] = {
     { "container", vl_cmd_container, "Tag or untag a container member: container add|remove DOMAIN NAME" },
     { "containers", vl_cmd_containers, "Show the virtual containers: containers [NAME]" },
+    { "evacuate", vl_cmd_evacuate, "Move a container or this host's domains away in traffic order" },
     { "lanes", vl_cmd_lanes, "Show lanes; bring them up or down: lanes [list|up PEER|down]" },
     { "estimate", vl_cmd_estimate, "Predict a migration: estimate DOMAIN [--to HOST] [--lanes N]" },
     { "migrate", vl_cmd_migrate, "Migrate a domain over lanes: migrate DOMAIN DESTURI" },

@@ -1,0 +1,1101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * virt-lanes evacuate: move a container's members, or every running
+ * domain, off this host in the order their traffic suggests.  The
+ * logic is in plugin/core/evacuate.c and traffic.c; this file parses
+ * arguments, gathers the inputs (libvirt, the policy, the connection
+ * tracking table) and prints.  docs/evacuate.md describes the command.
+ */
+#include <config.h>
+
+#include <glib-unix.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libvirt/virterror.h>
+
+#include "commands.h"
+#include "container-manager.h"
+#include "dirtyrate.h"
+#include "domains.h"
+#include "evacuate.h"
+#include "policy.h"
+#include "traffic.h"
+#include "virt-error.h"
+#include "vl-autoptr.h"
+#include "vl-virt-autoptr.h"
+
+#define MIB (1048576.0)
+/* Defaults: traffic sampled over 2 s; dirty rate over 3 s (1 s is noisy). */
+#define OBSERVE_DEFAULT_S 2
+#define OBSERVE_MAX_S 60
+#define DIRTY_SAMPLE_DEFAULT_S 3
+/* Job statistics poll, and the least time between two progress lines of
+ * one move. */
+#define POLL_MS 1000
+#define PROGRESS_EVERY_US (5 * G_USEC_PER_SEC)
+
+typedef struct {
+    /* options */
+    char *container;
+    gboolean host;
+    char *dest_uri;
+    guint concurrency;
+    gboolean dry_run;
+    gboolean dynamic;
+    gboolean json;
+    char *policy_path;
+    guint observe_s;
+    guint dirty_sample_s;
+    const VlCliOptions *opts;
+
+    /* state */
+    GMainLoop *loop;
+    gboolean interrupted;
+    VlEvacuateRun *run;
+    GHashTable *last_progress;  /* move index -> gint64 time of last line */
+    guint total;
+
+    /* for --dynamic re-observation (read-only once the run starts) */
+    VlTrafficHost traffic_host;
+    VlTrafficAddresses *addresses;
+} Evacuation;
+
+/* ---- arguments ----------------------------------------------------------- */
+
+static gboolean
+parse_uint(const char *option, const char *text, guint64 min, guint64 max,
+           guint *out, GError **error)
+{
+    guint64 value = 0;
+
+    if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL)) {
+        g_autofree char *shown = g_strescape(text, NULL);
+
+        g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                    "Option '%s' takes a whole number from %" G_GUINT64_FORMAT
+                    " to %" G_GUINT64_FORMAT ", not '%s'",
+                    option, min, max, shown);
+        return FALSE;
+    }
+    *out = (guint)value;
+    return TRUE;
+}
+
+static int
+usage(GOptionContext *octx, const char *problem)
+{
+    g_autofree char *help = g_option_context_get_help(octx, TRUE, NULL);
+
+    if (problem)
+        fprintf(stderr, "virt-lanes evacuate: %s\n", problem);
+    fputs(help, stderr);
+    return 2;
+}
+
+/* Returns -1 when parsed, else the exit code. */
+static int
+parse_args(Evacuation *ev, int argc, char **argv)
+{
+    g_autoptr(GOptionContext) octx = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *s_concurrency = NULL;
+    g_autofree char *s_observe = NULL;
+    g_autofree char *s_dirty = NULL;
+    GOptionEntry entries[] = {
+        { "container", 0, 0, G_OPTION_ARG_STRING, &ev->container,
+          "Move the members of this container that run here", "NAME" },
+        { "host", 0, 0, G_OPTION_ARG_NONE, &ev->host,
+          "Move every running domain of this host", NULL },
+        { "to", 0, 0, G_OPTION_ARG_STRING, &ev->dest_uri,
+          "libvirt URI of the destination host", "URI" },
+        { "concurrency", 0, 0, G_OPTION_ARG_STRING, &s_concurrency,
+          "Moves at once, sharing the links (1-16, default 1)", "N" },
+        { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &ev->dry_run,
+          "Print the plan; move nothing", NULL },
+        { "dynamic", 0, 0, G_OPTION_ARG_NONE, &ev->dynamic,
+          "Re-observe the traffic after each move and pick the next by it", NULL },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &ev->json,
+          "JSON lines on standard output", NULL },
+        { "policy", 0, 0, G_OPTION_ARG_FILENAME, &ev->policy_path,
+          "Policy directory or file (default: " VL_POLICYDIR ")", "PATH" },
+        { "observe", 0, 0, G_OPTION_ARG_STRING, &s_observe,
+          "Sample the connection tracking table over this long (0-60, default 2; 0: declared affinities only)", "S" },
+        { "dirty-sample", 0, 0, G_OPTION_ARG_STRING, &s_dirty,
+          "Measure each guest's dirty rate over this long (0-60, default 3; 0: assume 0)", "S" },
+        { NULL }
+    };
+
+    octx = g_option_context_new("(--container NAME | --host) --to URI - move domains away in traffic order");
+    g_option_context_set_summary(octx,
+        "Orders the domains by their communication graph (declared affinities\n"
+        "and observed traffic), estimates each migration, prints the plan and\n"
+        "migrates them in that order, at most N at once.  A failed migration\n"
+        "stops new ones; Ctrl-C also aborts the running ones.  Exit status:\n"
+        "0 all moved (or --dry-run), 1 something did not move, 2 usage.");
+    g_option_context_add_main_entries(octx, entries, NULL);
+    if (!g_option_context_parse(octx, &argc, &argv, &error))
+        return usage(octx, error->message);
+    ev->json = ev->json || ev->opts->json;
+    if (!ev->policy_path)
+        ev->policy_path = g_strdup(VL_POLICYDIR);
+
+    if (argc > 1) {
+        g_autofree char *shown = g_strescape(argv[1], NULL);
+        g_autofree char *problem = g_strdup_printf("Unexpected argument '%s'", shown);
+
+        return usage(octx, problem);
+    }
+    if (!!ev->container == !!ev->host)
+        return usage(octx, "Give exactly one of --container NAME and --host");
+    if (ev->container && !*ev->container)
+        return usage(octx, "--container needs a name");
+    if (!ev->dest_uri || !*ev->dest_uri)
+        return usage(octx, "--to URI is required");
+
+    ev->concurrency = 1;
+    ev->observe_s = OBSERVE_DEFAULT_S;
+    ev->dirty_sample_s = DIRTY_SAMPLE_DEFAULT_S;
+    if (s_concurrency &&
+        !parse_uint("--concurrency", s_concurrency, 1, VL_EVACUATE_CONCURRENCY_MAX,
+                    &ev->concurrency, &error))
+        return usage(octx, error->message);
+    if (s_observe &&
+        !parse_uint("--observe", s_observe, 0, OBSERVE_MAX_S, &ev->observe_s, &error))
+        return usage(octx, error->message);
+    if (s_dirty &&
+        !parse_uint("--dirty-sample", s_dirty, 0, VL_DIRTYRATE_MAX_PERIOD,
+                    &ev->dirty_sample_s, &error))
+        return usage(octx, error->message);
+    return -1;
+}
+
+/* ---- output helpers ------------------------------------------------------ */
+
+/* @text made safe for a terminal: valid UTF-8, control characters '?'. */
+static char *
+shown(const char *text)
+{
+    char *out = g_utf8_make_valid(text ? text : "", -1);
+    char *p;
+
+    for (p = out; *p; p++) {
+        if ((guchar)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    return out;
+}
+
+static void
+print_json(json_object *obj)
+{
+    printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+    fflush(stdout);
+}
+
+static json_object *
+json_event(const char *event)
+{
+    json_object *obj = json_object_new_object();
+
+    json_object_object_add(obj, "event", json_object_new_string(event));
+    return obj;
+}
+
+static json_object *
+json_num(double value)
+{
+    return isfinite(value) ? json_object_new_double(value) : NULL;
+}
+
+static char *
+format_seconds(double s)
+{
+    if (isnan(s))
+        return g_strdup("unknown");
+    if (isinf(s))
+        return g_strdup("never (does not converge)");
+    if (s >= 3600)
+        return g_strdup_printf("%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    if (s >= 100)
+        return g_strdup_printf("%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    return g_strdup_printf("%.1f s", s);
+}
+
+static char *
+format_rate(double bps)
+{
+    if (!isfinite(bps))
+        return g_strdup("?");
+    if (bps >= MIB)
+        return g_strdup_printf("%.1f MiB/s", bps / MIB);
+    if (bps >= 1024)
+        return g_strdup_printf("%.1f KiB/s", bps / 1024);
+    return g_strdup_printf("%.0f B/s", bps);
+}
+
+static void
+say(Evacuation *ev, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* A line for humans: stdout normally, stderr under --json. */
+static void
+say(Evacuation *ev, const char *fmt, ...)
+{
+    va_list args;
+
+    va_start(args, fmt);
+    vfprintf(ev->json ? stderr : stdout, fmt, args);
+    va_end(args);
+    fputc('\n', ev->json ? stderr : stdout);
+    fflush(ev->json ? stderr : stdout);
+}
+
+static void
+quiet_virt_errors(void *data G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+{
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static gboolean
+on_signal(gpointer user_data)
+{
+    Evacuation *ev = user_data;
+
+    if (!ev->interrupted)
+        fprintf(stderr, "virt-lanes evacuate: interrupted: no new moves, aborting the running ones\n");
+    ev->interrupted = TRUE;
+    if (ev->run)
+        vl_evacuate_run_cancel(ev->run);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Turns the main context for @ms (signals are seen); FALSE if interrupted. */
+static gboolean
+wait_ms(Evacuation *ev, guint ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
+
+    while (!ev->interrupted && g_get_monotonic_time() < deadline) {
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(20 * 1000);
+    }
+    return !ev->interrupted;
+}
+
+/* ---- inputs -------------------------------------------------------------- */
+
+static VlPolicy *
+load_policy(const char *path, GError **error)
+{
+    if (g_file_test(path, G_FILE_TEST_IS_DIR))
+        return vl_policy_load_dir(path, error);
+    return vl_policy_load_file(path, error);
+}
+
+/* The container tag in @dom's metadata, or NULL (docs/containers.md). */
+static char *
+read_tag(Evacuation *ev, virDomainPtr dom)
+{
+    g_autoptr(GError) error = NULL;
+    char *tag = NULL;
+
+    if (!vl_container_manager_read_tag(dom, 0, &tag, &error)) {
+        g_autofree char *s = shown(virDomainGetName(dom));
+
+        say(ev, "Warning: the container tag of '%s' is unknown: %s", s,
+            error->message);
+        return NULL;
+    }
+    return tag;
+}
+
+/*
+ * The container @name belongs to, by the container manager's rule
+ * (docs/containers.md, "Membership"): a tagged domain belongs to the
+ * container of its tag and to no other (none if the policy has no such
+ * container); an untagged one to the first container in policy order
+ * whose globs match it or whose standby list names it; a container's
+ * template is never its member.
+ */
+static const VlContainerPolicy *
+container_of(const VlPolicy *policy, const char *name, const char *tag)
+{
+    guint i;
+
+    for (i = 0; i < policy->containers->len; i++) {
+        const VlContainerPolicy *c = g_ptr_array_index(policy->containers, i);
+
+        if (g_strcmp0(c->template_domain, name) == 0)
+            continue;
+        if (tag) {
+            if (g_str_equal(tag, c->name))
+                return c;
+            continue;
+        }
+        if (vl_container_policy_match_domain(c, name) ||
+            (c->standby && g_strv_contains((const char *const *)c->standby, name)))
+            return c;
+    }
+    return NULL;
+}
+
+static void
+domain_unref(gpointer dom)
+{
+    virDomainFree(dom);
+}
+
+static int
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(virDomainGetName(*(virDomainPtr *)a),
+                  virDomainGetName(*(virDomainPtr *)b));
+}
+
+/*
+ * The running domains of @conn (by name order), and among them those to
+ * move.  Both arrays hold references (virDomainFree).
+ */
+static gboolean
+list_domains(Evacuation *ev, virConnectPtr conn, const VlPolicy *policy,
+             const VlContainerPolicy *container, GPtrArray *running,
+             GPtrArray *moving, GError **error)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    int i;
+
+    if (n < 0) {
+        vl_error_set_from_virt(error, "Cannot list the domains of '%s'",
+                               ev->opts->uri);
+        return FALSE;
+    }
+    qsort(doms, n, sizeof(*doms), compare_names);
+    for (i = 0; i < n; i++) {
+        const char *name = virDomainGetName(doms[i]);
+        g_autofree char *tag = container ? read_tag(ev, doms[i]) : NULL;
+        gboolean member = !container ||
+            (name && container_of(policy, name, tag) == container);
+        int state = VIR_DOMAIN_NOSTATE;
+
+        if (!name || virDomainGetState(doms[i], &state, NULL, 0) < 0 ||
+            state != VIR_DOMAIN_RUNNING) {
+            if (name && member) {
+                g_autofree char *s = shown(name);
+
+                say(ev, "Not moving '%s': %s, not running", s,
+                    vl_domain_state_to_string(state));
+            }
+            virDomainFree(doms[i]);
+            continue;
+        }
+        g_ptr_array_add(running, doms[i]);
+        if (member) {
+            virDomainRef(doms[i]);
+            g_ptr_array_add(moving, doms[i]);
+        }
+    }
+    free(doms);
+    return TRUE;
+}
+
+/* RAM never written is zero; QEMU's resident size bounds the rest. */
+static double
+zero_bytes_of(virDomainPtr dom, double memory_bytes)
+{
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+    int n = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (stats[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
+            double rss = stats[i].val * 1024.0;
+
+            return rss < memory_bytes ? memory_bytes - rss : 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Memory and dirty rate of each domain.  All dirty-rate measurements run
+ * at once, so the wait is one period whatever the number of domains.
+ */
+static GPtrArray *
+gather_domains(Evacuation *ev, GPtrArray *moving)
+{
+    GPtrArray *domains = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
+    g_autofree gboolean *measuring = g_new0(gboolean, moving->len);
+    /* The start time of a measurement already there, to tell ours from
+     * it: QEMU stamps them with its own clock, not the wall clock. */
+    g_autofree gint64 *old_start = g_new0(gint64, moving->len);
+    g_autofree gboolean *had_old = g_new0(gboolean, moving->len);
+    guint i;
+
+    for (i = 0; i < moving->len; i++) {
+        virDomainPtr dom = g_ptr_array_index(moving, i);
+        VlEvacuateDomain *d = vl_evacuate_domain_new(virDomainGetName(dom));
+        virDomainInfo info;
+
+        if (virDomainGetInfo(dom, &info) == 0) {
+            d->memory_bytes = info.memory * 1024.0;
+            d->zero_bytes = zero_bytes_of(dom, d->memory_bytes);
+        }
+        if (ev->dirty_sample_s > 0) {
+            g_autoptr(GError) error = NULL;
+            VlDirtyRateSample old;
+
+            if (vl_dirtyrate_query(dom, &old, NULL) &&
+                old.status != VL_DIRTYRATE_UNSTARTED) {
+                had_old[i] = TRUE;
+                old_start[i] = old.start_time;
+            }
+            measuring[i] = vl_dirtyrate_start(dom, (int)ev->dirty_sample_s, &error);
+            if (!measuring[i]) {
+                g_autofree char *s = shown(d->name);
+
+                say(ev, "Dirty rate of '%s' not measured (0 assumed): %s", s,
+                    error->message);
+            }
+        }
+        g_ptr_array_add(domains, d);
+    }
+    for (i = 0; i < moving->len && !measuring[i]; i++)
+        ;
+    if (i == moving->len)
+        return domains;
+
+    say(ev, "Measuring dirty rates over %u s", ev->dirty_sample_s);
+    if (!wait_ms(ev, ev->dirty_sample_s * 1000))
+        return domains;
+    for (i = 0; i < moving->len; i++) {
+        VlEvacuateDomain *d = g_ptr_array_index(domains, i);
+        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+        while (measuring[i] && g_get_monotonic_time() < deadline) {
+            VlDirtyRateSample sample;
+
+            if (!vl_dirtyrate_query(g_ptr_array_index(moving, i), &sample, NULL))
+                break;
+            /* An older measurement may still be there until ours ends. */
+            if (sample.status == VL_DIRTYRATE_MEASURED && sample.has_rate &&
+                sample.period_s == (int)ev->dirty_sample_s &&
+                (!had_old[i] || sample.start_time != old_start[i])) {
+                d->dirty_rate_bps = sample.bytes_per_second;
+                break;
+            }
+            if (!wait_ms(ev, 200))
+                return domains;
+        }
+        if (measuring[i] && isnan(d->dirty_rate_bps)) {
+            g_autofree char *s = shown(d->name);
+
+            say(ev, "Dirty rate of '%s' not measured (0 assumed)", s);
+        }
+    }
+    return domains;
+}
+
+/* Addresses of the running domains here and on the destination. */
+static VlTrafficAddresses *
+gather_addresses(Evacuation *ev, GPtrArray *running)
+{
+    VlTrafficAddresses *addresses = vl_traffic_addresses_new();
+    g_autoptr(virConnect) dest = NULL;
+    guint i;
+
+    for (i = 0; i < running->len; i++) {
+        g_autoptr(GError) error = NULL;
+
+        if (!vl_traffic_addresses_add_domain(addresses, g_ptr_array_index(running, i),
+                                             NULL, &error))
+            say(ev, "Warning: %s", error->message);
+    }
+    /* Domains already on the destination are partners too: their flows
+     * with ours cross this host's routing, so they are seen here. */
+    dest = virConnectOpenReadOnly(ev->dest_uri);
+    if (!dest) {
+        say(ev, "Warning: cannot list the destination's domains; their traffic counts as outside");
+        return addresses;
+    }
+    {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(dest, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        int j;
+
+        for (j = 0; j < n; j++) {
+            vl_traffic_addresses_add_domain(addresses, doms[j], NULL, NULL);
+            virDomainFree(doms[j]);
+        }
+        free(doms);
+    }
+    return addresses;
+}
+
+typedef struct {
+    Evacuation *ev;
+    guint interval_ms;
+    VlTrafficReport report;
+} ObserveData;
+
+static void
+observe_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
+               GCancellable *cancellable)
+{
+    ObserveData *od = task_data;
+    GError *error = NULL;
+    VlGraph *graph = vl_traffic_observe(&od->ev->traffic_host, NULL,
+                                        od->ev->addresses, od->interval_ms,
+                                        cancellable, &od->report, &error);
+
+    if (graph)
+        g_task_return_pointer(task, graph, (GDestroyNotify)vl_graph_free);
+    else
+        g_task_return_error(task, error);
+}
+
+static void
+on_observed(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
+            gpointer user_data)
+{
+    GTask **out = user_data;
+
+    *out = g_object_ref(G_TASK(result));
+}
+
+/* The first observation, with the main context turning for Ctrl-C. */
+static VlGraph *
+observe_now(Evacuation *ev, VlTrafficReport *report, GError **error)
+{
+    g_autoptr(GCancellable) cancellable = g_cancellable_new();
+    g_autoptr(GTask) task = NULL;
+    g_autoptr(GTask) finished = NULL;
+    ObserveData *od = g_new0(ObserveData, 1);
+    VlGraph *graph = NULL;
+
+    od->ev = ev;
+    od->interval_ms = ev->observe_s * 1000;
+    task = g_task_new(NULL, cancellable, on_observed, &finished);
+    g_task_set_task_data(task, od, g_free);
+    g_task_run_in_thread(task, observe_thread);
+    while (!finished) {
+        if (ev->interrupted)
+            g_cancellable_cancel(cancellable);
+        g_main_context_iteration(NULL, TRUE);
+    }
+    graph = g_task_propagate_pointer(finished, error);
+    if (graph && report)
+        *report = od->report;
+    return graph;
+}
+
+/* The run's re-observation (a worker thread), for --dynamic. */
+static VlGraph *
+observe_for_run(gpointer data, GCancellable *cancellable, GError **error)
+{
+    Evacuation *ev = data;
+
+    return vl_traffic_observe(&ev->traffic_host, NULL, ev->addresses,
+                              ev->observe_s * 1000, cancellable, NULL, error);
+}
+
+/* ---- the plan ------------------------------------------------------------ */
+
+static void
+print_traffic_text(Evacuation *ev, const VlTrafficReport *r)
+{
+    say(ev, "Traffic: %.1f s sampled: %u flows, %u between moving or destination domains, %u with outside addresses, %u unattributed, %u without byte counters, %u ended, %u lines skipped",
+        r->interval_s, r->flows, r->flows_between_domains, r->flows_with_outside,
+        r->flows_unattributed, r->flows_without_counters, r->flows_ended,
+        r->skipped_lines);
+}
+
+static void
+print_host_caveats(Evacuation *ev)
+{
+    const VlTrafficHost *h = &ev->traffic_host;
+
+    if (h->accounting == 0)
+        say(ev, "Note: conntrack byte counters are off (sysctl net.netfilter.nf_conntrack_acct=1 turns them on): pairs seen talking count %g B/s",
+            VL_TRAFFIC_NOMINAL_BPS);
+    if (h->bridge_netfilter != 1)
+        say(ev, "Note: traffic between two domains of this host on one bridge is invisible (br_netfilter %s)",
+            h->bridge_netfilter == 0 ? "loaded but bridge-nf-call-iptables is 0" :
+            "not loaded");
+}
+
+static void
+print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what)
+{
+    g_autofree char *dest = shown(ev->dest_uri);
+    g_autofree char *total = format_seconds(plan->total_s);
+    guint i;
+
+    printf("Plan: %s, %u domain%s to %s, %u at a time\n", what,
+           plan->steps->len, plan->steps->len == 1 ? "" : "s", dest,
+           plan->concurrency);
+    printf("Order: %s%s, %u edge%s, max stretch %u, total stretch %.6g%s\n",
+           plan->method == VL_ORDER_METHOD_EXACT ? "exact" :
+           plan->method == VL_ORDER_METHOD_RCM ? "reverse Cuthill-McKee" :
+           "reverse Cuthill-McKee + local search",
+           plan->optimal ? " (optimal)" : "",
+           plan->n_edges, plan->n_edges == 1 ? "" : "s",
+           plan->bandwidth, plan->cost,
+           ev->dynamic ? "; --dynamic may change it as traffic shows up" : "");
+    if (plan->sharing > 1)
+        printf("Each move's estimate gets 1/%u of the links' bandwidth\n",
+               plan->sharing);
+    for (i = 0; i < plan->steps->len; i++) {
+        const VlEvacuateStep *step = g_ptr_array_index(plan->steps, i);
+        const VlEvacuateMoveEstimate *m = &step->move;
+        g_autofree char *name = shown(step->name);
+
+        if (!m->estimated) {
+            printf("  %2u. '%s'  no estimate\n", i + 1, name);
+            continue;
+        }
+        {
+            g_autofree char *links = g_strjoinv(",", m->links);
+            g_autofree char *rate = format_rate(m->bandwidth_bps);
+            g_autofree char *dur = format_seconds(step->duration_s);
+            g_autofree char *start = format_seconds(step->start_s);
+
+            g_autofree char *streams = m->channels ?
+                g_strdup_printf("%u multifd channels", m->channels) :
+                g_strdup("one stream");
+
+            printf("  %2u. '%s'  links %s (%s), %s: %s, downtime %.0f ms, starts at %s\n",
+                   i + 1, name, links, streams, rate, dur,
+                   m->estimate.converges ? m->estimate.downtime_s * 1000 : NAN,
+                   start);
+            if (!m->estimate.converges)
+                printf("      does not converge: %s\n",
+                       vl_estimate_verdict_to_string(m->estimate.verdict));
+        }
+    }
+    printf("Predicted total: %s\n", total);
+    fflush(stdout);
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+static void
+on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
+         gpointer user_data)
+{
+    Evacuation *ev = user_data;
+    g_autofree char *name = shown(e->domain);
+
+    switch (e->type) {
+    case VL_EVACUATE_EVENT_STARTED:
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("started");
+
+            json_object_object_add(o, "domain", json_object_new_string(e->domain));
+            json_object_object_add(o, "position", json_object_new_int(e->position));
+            json_object_object_add(o, "time_us",
+                                   json_object_new_int64(g_get_real_time()));
+            if (ev->dynamic)
+                json_object_object_add(o, "traffic_to_moved_bps",
+                                       json_num(e->weight_to_moved));
+            print_json(o);
+        } else if (ev->dynamic && e->weight_to_moved > 0) {
+            g_autofree char *rate = format_rate(e->weight_to_moved);
+
+            printf("[%u/%u] '%s' started (traffic to the moved side %s)\n",
+                   e->position, ev->total, name, rate);
+        } else {
+            printf("[%u/%u] '%s' started\n", e->position, ev->total, name);
+        }
+        break;
+    case VL_EVACUATE_EVENT_PROGRESS: {
+        gint64 now = g_get_monotonic_time();
+        gpointer key = GUINT_TO_POINTER(e->move + 1);
+        gint64 last = GPOINTER_TO_SIZE(g_hash_table_lookup(ev->last_progress, key));
+
+        if (last && now - last < PROGRESS_EVERY_US)
+            break;
+        g_hash_table_insert(ev->last_progress, key, GSIZE_TO_POINTER(now));
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("progress");
+
+            json_object_object_add(o, "domain", json_object_new_string(e->domain));
+            json_object_object_add(o, "elapsed_s", json_num(e->progress->elapsed_s));
+            json_object_object_add(o, "percent", json_num(e->progress->percent));
+            json_object_object_add(o, "bandwidth_bps",
+                                   json_num(e->progress->bandwidth_bps));
+            json_object_object_add(o, "eta_s", json_num(e->progress->eta_s));
+            print_json(o);
+        } else {
+            g_autofree char *rate = format_rate(e->progress->bandwidth_bps);
+            g_autofree char *eta = format_seconds(e->progress->eta_s);
+
+            printf("[%u/%u] '%s' %.0f%% after %.1f s, %s, ETA %s\n",
+                   e->position, ev->total, name,
+                   isnan(e->progress->percent) ? 0 : e->progress->percent,
+                   e->progress->elapsed_s, rate, eta);
+        }
+        break;
+    }
+    case VL_EVACUATE_EVENT_FINISHED: {
+        double secs = vl_evacuate_run_get_duration(ev->run, e->move);
+
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("finished");
+
+            json_object_object_add(o, "domain", json_object_new_string(e->domain));
+            json_object_object_add(o, "position", json_object_new_int(e->position));
+            json_object_object_add(o, "state",
+                                   json_object_new_string(vl_evacuate_move_state_to_string(e->state)));
+            json_object_object_add(o, "duration_s", json_num(secs));
+            json_object_object_add(o, "time_us",
+                                   json_object_new_int64(g_get_real_time()));
+            json_object_object_add(o, "error", e->error ?
+                                   json_object_new_string(e->error->message) : NULL);
+            print_json(o);
+        } else if (e->state == VL_EVACUATE_MOVE_MOVED) {
+            printf("[%u/%u] '%s' moved in %.1f s\n", e->position, ev->total, name,
+                   secs);
+        } else {
+            g_autofree char *msg = shown(e->error ? e->error->message : "?");
+
+            printf("[%u/%u] '%s' %s after %.1f s: %s\n", e->position, ev->total,
+                   name, e->state == VL_EVACUATE_MOVE_CANCELLED ? "cancelled" : "FAILED",
+                   secs, msg);
+        }
+        break;
+    }
+    case VL_EVACUATE_EVENT_STOPPING:
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("stopping");
+
+            json_object_object_add(o, "reason", json_object_new_string(e->error->message));
+            print_json(o);
+        } else {
+            g_autofree char *msg = shown(e->error->message);
+
+            printf("Stopping: %s\n", msg);
+        }
+        break;
+    case VL_EVACUATE_EVENT_OBSERVED:
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("observed");
+
+            json_object_object_add(o, "edges", e->observed ?
+                                   json_object_new_int(vl_graph_n_edges(e->observed)) :
+                                   NULL);
+            json_object_object_add(o, "error", e->error ?
+                                   json_object_new_string(e->error->message) : NULL);
+            print_json(o);
+        } else if (e->error) {
+            g_autofree char *msg = shown(e->error->message);
+
+            printf("Re-observation failed (keeping what was known): %s\n", msg);
+        } else {
+            printf("Re-observed: %u pair%s talking\n", vl_graph_n_edges(e->observed),
+                   vl_graph_n_edges(e->observed) == 1 ? "" : "s");
+        }
+        break;
+    }
+    fflush(stdout);
+}
+
+static void
+on_done(VlEvacuateRun *run G_GNUC_UNUSED, gpointer user_data)
+{
+    Evacuation *ev = user_data;
+
+    g_main_loop_quit(ev->loop);
+}
+
+static void
+print_summary_text(Evacuation *ev)
+{
+    guint n = vl_evacuate_run_get_n_moves(ev->run);
+    guint n_started = 0;
+    const guint *started = vl_evacuate_run_get_started(ev->run, &n_started);
+    g_autoptr(GString) moved = g_string_new(NULL);
+    guint n_moved = 0;
+    guint i;
+
+    for (i = 0; i < n_started; i++) {
+        if (vl_evacuate_run_get_state(ev->run, started[i]) == VL_EVACUATE_MOVE_MOVED) {
+            g_autofree char *s = shown(vl_evacuate_run_get_domain(ev->run, started[i]));
+
+            g_string_append_printf(moved, "%s'%s'", n_moved ? ", " : "", s);
+            n_moved++;
+        }
+    }
+    printf("Moved %u of %u%s%s\n", n_moved, n, n_moved ? ": " : "", moved->str);
+    if (n_moved == n)
+        return;
+    printf("Not moved (still on this host):\n");
+    for (i = 0; i < n_started; i++) {
+        VlEvacuateMoveState st = vl_evacuate_run_get_state(ev->run, started[i]);
+        const GError *err = vl_evacuate_run_get_error(ev->run, started[i]);
+        g_autofree char *s = shown(vl_evacuate_run_get_domain(ev->run, started[i]));
+        g_autofree char *msg = shown(err ? err->message : "");
+
+        if (st != VL_EVACUATE_MOVE_MOVED)
+            printf("  '%s': %s: %s\n", s, vl_evacuate_move_state_to_string(st), msg);
+    }
+    for (i = 0; i < n; i++) {
+        if (vl_evacuate_run_get_state(ev->run, i) == VL_EVACUATE_MOVE_PENDING) {
+            g_autofree char *s = shown(vl_evacuate_run_get_domain(ev->run, i));
+
+            printf("  '%s': not started\n", s);
+        }
+    }
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int
+evacuate_main(Evacuation *ev)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(VlPolicy) policy = NULL;
+    g_autoptr(GPtrArray) running = g_ptr_array_new_with_free_func(domain_unref);
+    g_autoptr(GPtrArray) moving = g_ptr_array_new_with_free_func(domain_unref);
+    g_autoptr(GPtrArray) domains = NULL;
+    g_autoptr(GPtrArray) affinities = g_ptr_array_new();
+    g_autoptr(GStrvBuilder) names_builder = g_strv_builder_new();
+    g_auto(GStrv) names = NULL;
+    g_autoptr(VlGraph) observed = NULL;
+    g_autoptr(VlGraph) graph = NULL;
+    g_autoptr(VlEvacuatePath) path = NULL;
+    g_autoptr(VlEvacuatePlan) plan = NULL;
+    g_autoptr(VlEvacuateLibvirtMover) mover = NULL;
+    g_autoptr(json_object) plan_json = NULL;
+    g_autofree char *migrate_uri = NULL;
+    g_autofree char *what = NULL;
+    const VlContainerPolicy *container = NULL;
+    const VlPeerConfig *peer = NULL;
+    VlTrafficReport report = { 0 };
+    gboolean have_report = FALSE;
+    VlEvacuatePlanConfig config;
+    double affinity_scale = 1;
+    gboolean ok = FALSE;
+    guint i;
+
+    policy = load_policy(ev->policy_path, &error);
+    if (!policy) {
+        fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
+        return 1;
+    }
+    if (ev->container) {
+        container = vl_policy_find_container(policy, ev->container);
+        if (!container) {
+            g_autofree char *s = shown(ev->container);
+
+            fprintf(stderr, "virt-lanes evacuate: No container '%s' in the policy '%s'\n",
+                    s, ev->policy_path);
+            return 1;
+        }
+        g_ptr_array_extend(affinities, container->affinities, NULL, NULL);
+        what = g_strdup_printf("container '%s'", container->name);
+    } else {
+        for (i = 0; i < policy->containers->len; i++) {
+            const VlContainerPolicy *c = g_ptr_array_index(policy->containers, i);
+
+            g_ptr_array_extend(affinities, c->affinities, NULL, NULL);
+        }
+        what = g_strdup("every running domain");
+    }
+
+    virSetErrorFunc(NULL, quiet_virt_errors);
+    conn = virConnectOpen(ev->opts->uri);
+    if (!conn) {
+        vl_error_set_from_virt(&error, "Cannot connect to '%s'", ev->opts->uri);
+        fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
+        return 1;
+    }
+    if (!list_domains(ev, conn, policy, container, running, moving, &error)) {
+        fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
+        return 1;
+    }
+    if (moving->len == 0) {
+        say(ev, "Nothing to move: no running domain of %s on this host", what);
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("summary");
+
+            json_object_object_add(o, "ok", json_object_new_boolean(TRUE));
+            json_object_object_add(o, "moved", json_object_new_array());
+            json_object_object_add(o, "not_moved", json_object_new_array());
+            print_json(o);
+        }
+        return 0;
+    }
+    for (i = 0; i < moving->len; i++)
+        g_strv_builder_add(names_builder, virDomainGetName(g_ptr_array_index(moving, i)));
+    names = g_strv_builder_end(names_builder);
+
+    /* What the host lets us see, then two samples of it. */
+    vl_traffic_host_probe(NULL, &ev->traffic_host);
+    if (ev->observe_s > 0) {
+        ev->addresses = gather_addresses(ev, running);
+        observed = observe_now(ev, &report, &error);
+        if (ev->interrupted) {
+            say(ev, "Interrupted before any move");
+            return 1;
+        }
+        if (!observed) {
+            say(ev, "Traffic not observed (declared affinities only): %s",
+                error->message);
+            g_clear_error(&error);
+        } else {
+            have_report = TRUE;
+            if (!ev->json)
+                print_traffic_text(ev, &report);
+            print_host_caveats(ev);
+        }
+    }
+    if (ev->dynamic && !observed)
+        say(ev, "Note: --dynamic without observed traffic orders by the declared affinities only");
+
+    graph = vl_evacuate_graph_build((const char *const *)names, affinities, observed,
+                                    &affinity_scale, &error);
+    if (!graph) {
+        fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
+        return 1;
+    }
+
+    domains = gather_domains(ev, moving);
+    if (ev->interrupted) {
+        say(ev, "Interrupted before any move");
+        return 1;
+    }
+
+    vl_evacuate_plan_config_init(&config);
+    config.concurrency = ev->concurrency;
+    peer = vl_evacuate_find_peer(policy->migration, ev->dest_uri);
+    if (!peer) {
+        g_autofree char *s = shown(ev->dest_uri);
+
+        say(ev, "No peer with uri '%s' in the policy: no link rate, no estimates", s);
+    } else {
+        /*
+         * One link: the plain migration used until the migration driver
+         * (lanes, multifd) is merged goes over the base path alone, and
+         * the estimate must describe what will happen.
+         */
+        path = vl_evacuate_path_from_peer(policy->migration, peer, 0, &error);
+        if (!path) {
+            say(ev, "No estimates: %s", error->message);
+            g_clear_error(&error);
+        } else {
+            config.estimate = vl_evacuate_estimate_links;
+            config.estimate_data = path;
+        }
+        if (peer->migration_address) {
+            g_autoptr(GInetAddress) addr =
+                g_inet_address_new_from_string(peer->migration_address);
+
+            if (addr && g_inet_address_get_family(addr) == G_SOCKET_FAMILY_IPV6)
+                migrate_uri = g_strdup_printf("tcp://[%s]", peer->migration_address);
+            else
+                migrate_uri = g_strdup_printf("tcp://%s", peer->migration_address);
+        }
+    }
+    plan = vl_evacuate_plan_compute(graph, domains, &config, &error);
+    if (!plan) {
+        fprintf(stderr, "virt-lanes evacuate: %s\n", error->message);
+        return 1;
+    }
+    ev->total = plan->steps->len;
+
+    if (ev->json) {
+        g_autoptr(json_object) o = json_event("plan");
+        json_object *traffic = json_object_new_object();
+
+        json_object_object_add(o, "what", json_object_new_string(what));
+        json_object_object_add(o, "to", json_object_new_string(ev->dest_uri));
+        json_object_object_add(o, "dynamic", json_object_new_boolean(ev->dynamic));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(ev->dry_run));
+        json_object_object_add(o, "affinity_scale", json_num(affinity_scale));
+        json_object_object_add(traffic, "observed", json_object_new_boolean(have_report));
+        json_object_object_add(traffic, "source", json_object_new_string(
+            ev->traffic_host.proc_table ? "/proc/net/nf_conntrack" :
+            ev->traffic_host.tool ? "conntrack -L" : "none"));
+        json_object_object_add(traffic, "accounting",
+                               json_object_new_int(ev->traffic_host.accounting));
+        json_object_object_add(traffic, "bridge_netfilter",
+                               json_object_new_int(ev->traffic_host.bridge_netfilter));
+        if (have_report) {
+            json_object_object_add(traffic, "interval_s", json_num(report.interval_s));
+            json_object_object_add(traffic, "flows", json_object_new_int(report.flows));
+            json_object_object_add(traffic, "between_domains",
+                                   json_object_new_int(report.flows_between_domains));
+            json_object_object_add(traffic, "observed_edges",
+                                   json_object_new_int(vl_graph_n_edges(observed)));
+        }
+        json_object_object_add(o, "traffic", traffic);
+        plan_json = vl_evacuate_plan_to_json(plan);
+        json_object_object_add(o, "plan", json_object_get(plan_json));
+        print_json(o);
+    } else {
+        print_plan_text(ev, plan, what);
+    }
+    if (ev->dry_run)
+        return 0;
+
+    mover = vl_evacuate_libvirt_mover_new(conn, ev->dest_uri, migrate_uri, POLL_MS);
+    ev->run = vl_evacuate_run_new(plan, vl_evacuate_libvirt_mover_ops(), mover);
+    if (ev->dynamic)
+        vl_evacuate_run_set_dynamic(ev->run, graph,
+                                    observed ? observe_for_run : NULL, ev);
+    ev->loop = g_main_loop_new(NULL, FALSE);
+    vl_evacuate_run_start(ev->run, on_event, on_done, ev);
+    /* A Ctrl-C that came while planning is seen now. */
+    if (ev->interrupted)
+        vl_evacuate_run_cancel(ev->run);
+    g_main_loop_run(ev->loop);
+
+    if (ev->json) {
+        g_autoptr(json_object) o = vl_evacuate_run_to_json(ev->run);
+
+        json_object_object_add(o, "event", json_object_new_string("summary"));
+        print_json(o);
+    } else {
+        print_summary_text(ev);
+    }
+    ok = vl_evacuate_run_succeeded(ev->run);
+    /* The run's handles belong to the mover: free the run first. */
+    g_clear_pointer(&ev->run, vl_evacuate_run_free);
+    return ok ? 0 : 1;
+}
+
+int
+vl_cmd_evacuate(const VlCliOptions *opts, int argc, char **argv)
+{
+    Evacuation ev = { 0 };
+    guint sigint = 0;
+    guint sigterm = 0;
+    int ret;
+
+    ev.opts = opts;
+    ret = parse_args(&ev, argc, argv);
+    if (ret < 0) {
+        ev.last_progress = g_hash_table_new(NULL, NULL);
+        sigint = g_unix_signal_add(SIGINT, on_signal, &ev);
+        sigterm = g_unix_signal_add(SIGTERM, on_signal, &ev);
+        ret = evacuate_main(&ev);
+        g_source_remove(sigint);
+        g_source_remove(sigterm);
+    }
+
+    g_clear_pointer(&ev.run, vl_evacuate_run_free);
+    g_clear_pointer(&ev.loop, g_main_loop_unref);
+    g_clear_pointer(&ev.last_progress, g_hash_table_unref);
+    g_clear_pointer(&ev.addresses, vl_traffic_addresses_free);
+    vl_traffic_host_clear(&ev.traffic_host);
+    g_free(ev.container);
+    g_free(ev.dest_uri);
+    g_free(ev.policy_path);
+    return ret;
+}

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * evacuate.h: moving a group of domains off this host, in the order
+ * their traffic suggests
+ *
+ * Three parts, each usable and tested on its own (docs/evacuate.md):
+ *
+ * 1. The graph (pure): the domains to move, the admin's declared
+ *    affinities and the traffic observed (traffic.h), in one VlGraph.
+ *
+ * 2. The plan (pure): the order from order.h's vl_order_plan() and, per
+ *    domain, an estimate of its migration (estimate.h) with the links it
+ *    uses.  Up to N moves run at once and share the links: each move's
+ *    estimate gets 1/k of the aggregate bandwidth, k = min(N, domains).
+ *    The predicted start and end of each move follow from starting them
+ *    in order, each as soon as one of the N slots is free.
+ *
+ * 3. The run: starts the moves in the plan's order (or, with a dynamic
+ *    order, the pending domain with the most traffic to the ones that
+ *    have left, order.h's vl_order_next(), re-observing between moves),
+ *    at most N at once, through VlEvacuateMoverOps, the seam between
+ *    the order of things and how one domain is migrated.  A failed move
+ *    stops new ones from starting and lets running ones finish;
+ *    vl_evacuate_run_cancel() also aborts the running ones.  The run
+ *    lives on the thread-default main context of whoever starts it.
+ *
+ * The library does not log; the CLI prints.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "estimate.h"
+#include "graph.h"
+#include "order.h"
+#include "policy.h"
+#include "vl-error.h"
+
+G_BEGIN_DECLS
+
+/* At most this many moves at once. */
+#define VL_EVACUATE_CONCURRENCY_MAX 16
+/* Until the migration driver lands: the lab's setup and resume times and
+ * the usable share of a link (docs/estimator.md, "Inputs"). */
+#define VL_EVACUATE_SETUP_S 1.4
+#define VL_EVACUATE_RESUME_S 0.1
+#define VL_EVACUATE_EFFICIENCY 0.95
+
+/* ---- the graph ------------------------------------------------------- */
+
+/**
+ * vl_evacuate_graph_build:
+ * @domains: NULL-terminated, distinct names of the domains to move
+ * @affinities: (nullable) (element-type VlAffinity): declared pairs
+ *   (borrowed); pairs with a domain outside @domains are ignored
+ * @observed: (nullable): traffic seen (bytes/s, traffic.h); edges with
+ *   a domain outside @domains are ignored
+ * @affinity_scale: (out) (optional): what one unit of affinity weight
+ *   became
+ * @error: (out) (optional): VL_ERROR_INVALID on an empty, repeated or
+ *   non-UTF-8 name
+ *
+ * The graph the plan orders: vertex i is @domains[i]; an edge for each
+ * observed pair, plus one for each declared pair.  Declared weights are
+ * relative, so they are scaled to the observed ones: the heaviest
+ * affinity among @domains counts as much as the heaviest observed pair
+ * (unscaled, factor 1, when nothing was observed).  A pair both
+ * declared and observed gets the sum.
+ *
+ * Returns: (transfer full): the graph
+ */
+VlGraph *vl_evacuate_graph_build(const char *const *domains,
+                                 GPtrArray *affinities,
+                                 const VlGraph *observed,
+                                 double *affinity_scale,
+                                 GError **error);
+
+/* ---- the plan -------------------------------------------------------- */
+
+/* One domain to move and what its estimate needs. */
+typedef struct {
+    char *name;
+    double memory_bytes;        /* guest RAM; 0 when unknown */
+    double zero_bytes;          /* RAM thought to be zero pages */
+    double dirty_rate_bps;      /* NAN when not measured (0 is used) */
+} VlEvacuateDomain;
+
+VlEvacuateDomain *vl_evacuate_domain_new(const char *name);
+void vl_evacuate_domain_free(VlEvacuateDomain *domain);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuateDomain, vl_evacuate_domain_free)
+
+/* One move's estimate, as VlEvacuateEstimateFunc fills it. */
+typedef struct {
+    gboolean estimated;         /* FALSE: nothing known, times are NAN */
+    VlEstimate estimate;        /* when estimated */
+    double bandwidth_bps;       /* usable aggregate this move gets */
+    guint channels;             /* multifd channels, 0 = one stream */
+    GStrv links;                /* names of the links it uses (owned) */
+} VlEvacuateMoveEstimate;
+
+void vl_evacuate_move_estimate_clear(VlEvacuateMoveEstimate *estimate);
+
+/**
+ * VlEvacuateEstimateFunc:
+ * @data: the function's data
+ * @domain: the domain
+ * @sharing: how many moves share the links (>= 1)
+ * @out: (out caller-allocates): zeroed by the caller
+ * @error: (out) (optional)
+ *
+ * Estimates one move.  Returns FALSE with @error on absurd input (the
+ * plan fails); a domain about which too little is known is a success
+ * with @out->estimated FALSE.
+ */
+typedef gboolean (*VlEvacuateEstimateFunc)(gpointer data,
+                                           const VlEvacuateDomain *domain,
+                                           guint sharing,
+                                           VlEvacuateMoveEstimate *out,
+                                           GError **error);
+
+/* One link to the destination: the base path or a lane. */
+typedef struct {
+    char *name;                 /* "base" or the lane's interface */
+    double bps;                 /* raw link rate, bytes/s, > 0 */
+} VlEvacuateLink;
+
+/* The links every move uses, for vl_evacuate_estimate_links(). */
+typedef struct {
+    GPtrArray *links;           /* VlEvacuateLink*, owned; base path first */
+    guint channels_per_link;    /* multifd channels per link, >= 1 */
+    double max_downtime_s;      /* QEMU's downtime limit */
+} VlEvacuatePath;
+
+VlEvacuatePath *vl_evacuate_path_new(void);
+void vl_evacuate_path_free(VlEvacuatePath *path);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuatePath, vl_evacuate_path_free)
+
+/* Appends a link (@name copied); FALSE with VL_ERROR_INVALID for a rate
+ * that is not positive and finite. */
+gboolean vl_evacuate_path_add_link(VlEvacuatePath *path, const char *name,
+                                   double bps, GError **error);
+
+/**
+ * vl_evacuate_find_peer:
+ * @migration: the policy's migration object (borrowed)
+ * @dest_uri: where the domains go
+ *
+ * Returns: (transfer none) (nullable): the peer whose "uri" is
+ * @dest_uri, or NULL
+ */
+const VlPeerConfig *vl_evacuate_find_peer(const VlMigrationPolicy *migration,
+                                          const char *dest_uri);
+
+/* vl_evacuate_path_from_peer()'s @max_lanes for the policy's max_lanes. */
+#define VL_EVACUATE_LANES_FROM_POLICY G_MAXUINT
+
+/**
+ * vl_evacuate_path_from_peer:
+ * @migration: the policy's migration object (borrowed)
+ * @peer: the destination (borrowed)
+ * @max_lanes: most lanes besides the base path (0: the base path alone),
+ *   or VL_EVACUATE_LANES_FROM_POLICY
+ * @error: (out) (optional): VL_ERROR_INVALID when the peer declares no
+ *   lane (no rate is then known)
+ *
+ * The path to @peer: a base path as fast as the first lane (what
+ * "virt-lanes migrate" assumes when no base rate is declared), then the
+ * peer's lanes in bring-up order, at most @max_lanes of them.
+ * Returns: (transfer full): the path
+ */
+VlEvacuatePath *vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
+                                           const VlPeerConfig *peer,
+                                           guint max_lanes, GError **error);
+
+/**
+ * vl_evacuate_estimate_links:
+ * The default VlEvacuateEstimateFunc; @data is a VlEvacuatePath.  Each
+ * link's rate (and so the aggregate) is divided by @sharing; one link is
+ * one stream, several get channels_per_link multifd channels each.
+ */
+gboolean vl_evacuate_estimate_links(gpointer data,
+                                    const VlEvacuateDomain *domain,
+                                    guint sharing,
+                                    VlEvacuateMoveEstimate *out,
+                                    GError **error);
+
+typedef struct {
+    guint concurrency;          /* moves at once, 1..VL_EVACUATE_CONCURRENCY_MAX */
+    VlOrderOptions order;       /* vl_order_plan()'s options */
+    VlEvacuateEstimateFunc estimate;    /* nullable: no estimates */
+    gpointer estimate_data;
+} VlEvacuatePlanConfig;
+
+/* Concurrency 1, order.h's defaults, no estimate function. */
+void vl_evacuate_plan_config_init(VlEvacuatePlanConfig *config);
+
+typedef struct {
+    char *name;
+    guint vertex;               /* in the plan's graph */
+    double memory_bytes;        /* the domain's inputs, as given */
+    double zero_bytes;
+    double dirty_rate_bps;      /* NAN when not measured */
+    VlEvacuateMoveEstimate move;
+    double duration_s;          /* predicted job time: NAN unknown,
+                                 * INFINITY when it does not converge */
+    double start_s;             /* predicted, from the first start */
+    double end_s;
+} VlEvacuateStep;
+
+typedef struct {
+    GPtrArray *steps;           /* VlEvacuateStep*, in move order */
+    guint concurrency;          /* as asked */
+    guint sharing;              /* min(concurrency, domains) */
+    guint n_edges;              /* edges among the domains */
+    guint bandwidth;            /* max stretch of the order */
+    double cost;                /* total weighted stretch */
+    VlOrderMethod method;
+    gboolean optimal;
+    double total_s;             /* predicted end of the last move */
+} VlEvacuatePlan;
+
+void vl_evacuate_plan_free(VlEvacuatePlan *plan);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuatePlan, vl_evacuate_plan_free)
+
+/**
+ * vl_evacuate_plan_compute:
+ * @graph: from vl_evacuate_graph_build(): every domain of @domains is a
+ *   vertex
+ * @domains: (element-type VlEvacuateDomain): the domains (borrowed)
+ * @config: (nullable): NULL for the defaults
+ * @error: (out) (optional): VL_ERROR_INVALID for no domains, a domain
+ *   missing from @graph, a bad config; the estimate function's error
+ *
+ * The order is vl_order_plan() over @domains; each step's estimate uses
+ * sharing = min(concurrency, number of domains).  Predicted times: moves
+ * start in order, each when one of the concurrency slots frees; the
+ * total is the latest end (NAN when a duration is unknown, INFINITY
+ * when a move does not converge).
+ * Returns: (transfer full): the plan
+ */
+VlEvacuatePlan *vl_evacuate_plan_compute(const VlGraph *graph,
+                                         GPtrArray *domains,
+                                         const VlEvacuatePlanConfig *config,
+                                         GError **error);
+
+/* The plan's names in move order, NULL-terminated (transfer full). */
+GStrv vl_evacuate_plan_get_order(const VlEvacuatePlan *plan);
+
+/*
+ * {"concurrency", "sharing", "edges", "max_stretch", "total_stretch",
+ *  "method", "optimal", "total_s",
+ *  "moves": [{"position", "domain", "memory_bytes", "zero_bytes",
+ *             "dirty_rate_bps", "estimated", "links", "channels",
+ *             "bandwidth_bps", "duration_s", "downtime_s", "converges",
+ *             "verdict", "start_s", "end_s"}]};
+ * numbers that are unknown or infinite are null.  Caller owns it.
+ */
+json_object *vl_evacuate_plan_to_json(const VlEvacuatePlan *plan);
+
+/* ---- the run --------------------------------------------------------- */
+
+typedef enum {
+    VL_EVACUATE_MOVE_PENDING,   /* not started */
+    VL_EVACUATE_MOVE_RUNNING,
+    VL_EVACUATE_MOVE_MOVED,
+    VL_EVACUATE_MOVE_FAILED,    /* the guest is still on this host */
+    VL_EVACUATE_MOVE_CANCELLED, /* aborted on request, still on this host */
+} VlEvacuateMoveState;
+
+/* "pending", "running", "moved", "failed", "cancelled" */
+const char *vl_evacuate_move_state_to_string(VlEvacuateMoveState state);
+
+typedef struct _VlEvacuateRun VlEvacuateRun;
+
+typedef struct {
+    double elapsed_s;
+    double percent;             /* of RAM sent; NAN unknown */
+    double bandwidth_bps;       /* NAN unknown */
+    double eta_s;               /* NAN unknown */
+} VlEvacuateProgress;
+
+/*
+ * How one domain is migrated.  All three are called on the run's main
+ * context.
+ */
+typedef struct {
+    /*
+     * Starts moving @domain; the mover later reports with
+     * vl_evacuate_run_move_progress() (any number of times) and
+     * vl_evacuate_run_move_done() (exactly once), on the run's main
+     * context and never from inside start().  Returns a handle, or NULL
+     * with @error when it could not start (a failed move).
+     */
+    gpointer (*start)(gpointer data, VlEvacuateRun *run, guint move,
+                      const char *domain, GError **error);
+    /* Asks a running move to abort, leaving the guest on this host. */
+    void (*cancel)(gpointer data, gpointer handle);
+    /* Frees a handle once its move is done (nullable member). */
+    void (*free)(gpointer data, gpointer handle);
+} VlEvacuateMoverOps;
+
+typedef enum {
+    VL_EVACUATE_EVENT_STARTED,  /* a move started */
+    VL_EVACUATE_EVENT_PROGRESS, /* a mover reported progress */
+    VL_EVACUATE_EVENT_FINISHED, /* a move ended (state says how) */
+    VL_EVACUATE_EVENT_STOPPING, /* no more moves start (error says why) */
+    VL_EVACUATE_EVENT_OBSERVED, /* a re-observation ended (dynamic) */
+} VlEvacuateEventType;
+
+typedef struct {
+    VlEvacuateEventType type;
+    guint move;                 /* index of the domain (plan order) */
+    const char *domain;         /* STARTED, PROGRESS, FINISHED */
+    guint position;             /* STARTED: 1-based start position */
+    VlEvacuateMoveState state;  /* FINISHED */
+    const VlEvacuateProgress *progress; /* PROGRESS */
+    const GError *error;        /* FINISHED failed/cancelled, STOPPING,
+                                 * OBSERVED when it failed */
+    double weight_to_moved;     /* STARTED, dynamic: traffic to the
+                                 * domains started before */
+    const VlGraph *observed;    /* OBSERVED: what was seen (nullable) */
+} VlEvacuateEvent;
+
+typedef void (*VlEvacuateEventFunc)(VlEvacuateRun *run,
+                                    const VlEvacuateEvent *event,
+                                    gpointer user_data);
+typedef void (*VlEvacuateDoneFunc)(VlEvacuateRun *run, gpointer user_data);
+
+/*
+ * Observes traffic now, in a worker thread (it may block for its
+ * sampling interval); returns bytes/s between domains, or NULL with
+ * @error (the run goes on with what it knew).
+ */
+typedef VlGraph *(*VlEvacuateObserveFunc)(gpointer data,
+                                          GCancellable *cancellable,
+                                          GError **error);
+
+/**
+ * vl_evacuate_run_new:
+ * @plan: (transfer none): the order and the domains; copied
+ * @ops: (transfer none): static
+ * @ops_data: (transfer none): must outlive the run
+ */
+VlEvacuateRun *vl_evacuate_run_new(const VlEvacuatePlan *plan,
+                                   const VlEvacuateMoverOps *ops,
+                                   gpointer ops_data);
+/* Must not be called before the done callback. */
+void vl_evacuate_run_free(VlEvacuateRun *run);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuateRun, vl_evacuate_run_free)
+
+/**
+ * vl_evacuate_run_set_dynamic:
+ * @known: (transfer none): the graph known at the start (copied)
+ * @observe: (nullable): re-observation, in a worker thread; NULL = only
+ *   @known is used
+ * @observe_data: (transfer none): must outlive the run
+ *
+ * Before each start after a move has finished, @observe runs and what it
+ * sees is merged into the known graph (a pair keeps the highest rate
+ * seen).  The next domain is vl_order_next(known, started, pending)
+ * when it has traffic to a started domain; otherwise the first pending
+ * domain in the plan's order (the plan already used all that was known).
+ * Call before vl_evacuate_run_start().
+ */
+void vl_evacuate_run_set_dynamic(VlEvacuateRun *run, const VlGraph *known,
+                                 VlEvacuateObserveFunc observe,
+                                 gpointer observe_data);
+
+/**
+ * vl_evacuate_run_start:
+ * @event: (nullable): every event, on the main context
+ * @done: called once, from the main context, when nothing runs and
+ *   nothing more will start
+ */
+void vl_evacuate_run_start(VlEvacuateRun *run, VlEvacuateEventFunc event,
+                           VlEvacuateDoneFunc done, gpointer user_data);
+
+/* Stops starting moves and asks the running ones to abort. */
+void vl_evacuate_run_cancel(VlEvacuateRun *run);
+
+/* Called by movers, on the main context. */
+void vl_evacuate_run_move_progress(VlEvacuateRun *run, guint move,
+                                   const VlEvacuateProgress *progress);
+/* @moved: the domain is on the destination; otherwise @error says why
+ * (copied); @cancelled: it was aborted on request. */
+void vl_evacuate_run_move_done(VlEvacuateRun *run, guint move, gboolean moved,
+                               gboolean cancelled, const GError *error);
+
+guint vl_evacuate_run_get_n_moves(const VlEvacuateRun *run);
+const char *vl_evacuate_run_get_domain(const VlEvacuateRun *run, guint move);
+VlEvacuateMoveState vl_evacuate_run_get_state(const VlEvacuateRun *run,
+                                              guint move);
+/* Why it failed or was cancelled, or NULL (borrowed). */
+const GError *vl_evacuate_run_get_error(const VlEvacuateRun *run, guint move);
+/* Seconds from its start to its end; NAN when it did not start. */
+double vl_evacuate_run_get_duration(const VlEvacuateRun *run, guint move);
+/* Move indices in the order they started (borrowed array). */
+const guint *vl_evacuate_run_get_started(const VlEvacuateRun *run,
+                                         guint *n_started);
+gboolean vl_evacuate_run_was_cancelled(const VlEvacuateRun *run);
+/* Whether every domain moved. */
+gboolean vl_evacuate_run_succeeded(const VlEvacuateRun *run);
+
+/* ---- the plain libvirt mover ------------------------------------------ */
+
+/*
+ * virDomainMigrateToURI3(LIVE | PEER2PEER) in a GTask thread, the job's
+ * statistics polled on the main context, virDomainAbortJob() to cancel.
+ * It stands in for the migration driver (lanes, multifd, ETA) until that
+ * is merged; the run does not care which mover it gets.
+ */
+typedef struct _VlEvacuateLibvirtMover VlEvacuateLibvirtMover;
+
+/**
+ * vl_evacuate_libvirt_mover_new:
+ * @conn: (transfer none): the source connection; a reference is taken
+ * @dest_uri: the destination's libvirt URI (copied)
+ * @migrate_uri: (nullable): "tcp://ADDRESS" where the destination's QEMU
+ *   listens (VIR_MIGRATE_PARAM_URI); NULL lets libvirt choose
+ * @poll_ms: job statistics interval, > 0
+ */
+VlEvacuateLibvirtMover *vl_evacuate_libvirt_mover_new(virConnectPtr conn,
+                                                      const char *dest_uri,
+                                                      const char *migrate_uri,
+                                                      guint poll_ms);
+void vl_evacuate_libvirt_mover_free(VlEvacuateLibvirtMover *mover);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuateLibvirtMover,
+                              vl_evacuate_libvirt_mover_free)
+
+/* The ops; their data is a VlEvacuateLibvirtMover. */
+const VlEvacuateMoverOps *vl_evacuate_libvirt_mover_ops(void);
+
+/*
+ * {"ok", "cancelled", "moved": [names in start order],
+ *  "not_moved": [names], "moves": [{"domain", "state", "position"
+ *  (1-based or null), "duration_s", "error"}] in start order, then those
+ *  never started in plan order}.  Caller owns it.
+ */
+json_object *vl_evacuate_run_to_json(const VlEvacuateRun *run);
+
+G_END_DECLS

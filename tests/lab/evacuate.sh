@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# 'virt-lanes evacuate' on real hosts.  Three small guests of container
+# "evac" (names with spaces and quotes) run on host a; the policy
+# declares who talks to whom (a path ev-1 - ev-3 - ev-2, which name order
+# would break); the daemons are told to reload; the CLI runs inside the
+# hosts.
+#
+# 1. a -> b, one at a time: every guest moved, in the planned order (the
+#    CLI's events and the destination daemon's hook events agree), the
+#    plan follows the affinities, dirty rates were measured.
+# 2. b -> a, two at a time, --dynamic: all moved, never more than two in
+#    flight, the first two started before either ended.
+# 3. a -> b, interrupted (SIGINT) during the first move: exit 1, that
+#    move cancelled and its guest still running on a, nothing else
+#    started.
+# After each phase every guest's memory checks out where it runs (two
+# verify passes on its console afterwards, no CORRUPT ever).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+# vl_virsh, vl_guest_host
+# shellcheck source=../../lab/lib.sh
+. "$LAB/lib.sh"
+
+t_need_lab
+[ -n "$T_BUILDDIR" ] || t_skip "needs VL_LAB_BUILDDIR (the build to install)"
+for f in hook/virt-lanes-hook plugin/daemon/virt-lanesd plugin/cli/virt-lanes; do
+    [ -x "$T_BUILDDIR/$f" ] || t_skip "not built: $T_BUILDDIR/$f"
+done
+t_need_guest
+t_lab_up --links 3 --virt-lanes "$T_BUILDDIR"
+
+URI_A=qemu+tcp://198.18.0.11/system
+URI_B=qemu+tcp://198.18.0.12/system
+G1='ev-1 web'
+G2='ev-2 "db"'
+G3='ev-3 cache'
+for g in "$G1" "$G2" "$G3"; do
+    "$LAB/boot" "$g" --on a --mem 256 --working-set 32 >&2 || t_fail "lab/boot '$g' failed"
+done
+
+# The container and its affinities on both hosts, next to lab/up's
+# 10-lab.json (which names the other host as a peer with its migration
+# address); each daemon reloads on SIGHUP.
+for h in a b; do
+    dir=$VL_LAB_DIR/hosts/$h
+    jq -n --arg g1 "$G1" --arg g2 "$G2" --arg g3 "$G3" '{
+        description: "tests/lab/evacuate.sh",
+        containers: [ { name: "evac", members: { name_globs: [ "ev-*" ] },
+                        affinities: [ { a: $g1, b: $g3, weight: 2 },
+                                      { a: $g3, b: $g2, weight: 1 } ] } ] }' \
+        >"$dir/fs/etc/virt-lanes/policies.d/20-evacuate.json"
+    chmod 0644 "$dir/fs/etc/virt-lanes/policies.d/20-evacuate.json"
+    kill -HUP "$(cat "$dir/pids/virt-lanesd")"
+    for _ in $(seq 1 50); do
+        grep -q "Reloaded the policy" "$dir/log/virt-lanesd.log" && break
+        sleep 0.1
+    done
+    grep -q "Reloaded the policy" "$dir/log/virt-lanesd.log" ||
+        t_fail "the daemon on $h did not reload its policy"
+done
+
+cli_argv() { # HOST -> the CLI inside that lab host, as words in CLI[]
+    CLI=("$LAB/host" exec --state-dir "$VL_LAB_DIR/hosts/$1" --
+         "$T_BUILDDIR/plugin/cli/virt-lanes" -c qemu:///system
+         --socket /run/virt-lanes/virt-lanesd.sock)
+}
+
+# check_guests HOST: every guest runs on HOST and verifies there: READY,
+# two VERIFY OK passes after now, never CORRUPT or VERIFY FAILED.
+check_guests() {
+    local host=$1 g uuid console n deadline
+    declare -A offset=()
+    for g in "$G1" "$G2" "$G3"; do
+        [ "$(vl_guest_host "$g")" = "$host" ] || t_fail "'$g' is not running on $host"
+        uuid=$(vl_virsh "$host" domuuid --domain "$g" | tr -d '[:space:]')
+        offset[$g]=$(stat -c %s "$VL_LAB_DIR/console/$uuid.log")
+    done
+    deadline=$(($(date +%s) + 90))
+    for g in "$G1" "$G2" "$G3"; do
+        uuid=$(vl_virsh "$host" domuuid --domain "$g" | tr -d '[:space:]')
+        console=$VL_LAB_DIR/console/$uuid.log
+        n=0
+        while [ "$(date +%s)" -lt "$deadline" ]; do
+            n=$(tail -c +"$((offset[$g] + 1))" "$console" | grep -ac '^VERIFY OK ' || true)
+            [ "$n" -lt 2 ] || break
+            sleep 1
+        done
+        [ "$n" -ge 2 ] || t_fail "'$g': $n verify passes on $host, not 2"
+        grep -aq '^READY ' "$console" || t_fail "'$g' never printed READY"
+        if grep -aqE '^(CORRUPT|VERIFY FAILED)' "$console"; then
+            t_fail "'$g': memory corrupted"
+        fi
+    done
+}
+
+# ---- 1. a -> b, one at a time ------------------------------------------------
+out=$VL_LAB_DIR/evacuate-1.jsonl
+rc=0
+cli_argv a
+"${CLI[@]}" evacuate --container evac --to "$URI_B" --json --observe 1 --dirty-sample 3 \
+    >"$out" || rc=$?
+t_log "phase 1: evacuate exited $rc; its output:"
+cat "$out" >&2
+[ "$rc" -eq 0 ] || t_fail "evacuate exited $rc"
+
+plan=$(jq -c 'select(.event == "plan") | .plan' "$out")
+[ -n "$plan" ] || t_fail "no plan in the output"
+mapfile -t planned < <(jq -r '.moves[].domain' <<<"$plan")
+[ "${#planned[@]}" -eq 3 ] || t_fail "planned ${#planned[@]} moves, not 3"
+[ "${planned[1]}" = "$G3" ] || t_fail "the plan does not follow the affinities: ${planned[*]}"
+jq -e '.max_stretch == 1 and .optimal and ([.moves[] | select(.estimated)] | length) == 3' \
+    >/dev/null <<<"$plan" || t_fail "plan: $plan"
+# each guest's dirty rate was measured (page sampling), its memory read
+jq -e '[.moves[] | select(.dirty_rate_bps != null and .memory_bytes == 268435456)] | length == 3' \
+    >/dev/null <<<"$plan" || t_fail "dirty rates or memory missing: $plan"
+jq -s -e 'map(select(.event == "plan"))[0].traffic.observed' "$out" >/dev/null ||
+    t_fail "the connection tracking table of host a was not read"
+
+mapfile -t started < <(jq -r 'select(.event == "started") | .domain' "$out")
+mapfile -t finished < <(jq -r 'select(.event == "finished" and .state == "moved") | .domain' "$out")
+[ "${started[*]}" = "${planned[*]}" ] || t_fail "started [${started[*]}], planned [${planned[*]}]"
+[ "${finished[*]}" = "${planned[*]}" ] || t_fail "moved [${finished[*]}], planned [${planned[*]}]"
+jq -s -e 'map(select(.event == "summary"))[0] | .ok and (.moved | length) == 3' "$out" \
+    >/dev/null || t_fail "the summary does not say all three moved"
+
+# The destination's daemon saw them arrive in that order: the time of
+# each domain's "migrate begin" hook event on b.
+cli_argv b
+status_b=$("${CLI[@]}" status --json)
+arrived=()
+for g in "${planned[@]}"; do
+    t=$(jq -r --arg d "$g" '.domains[] | select(.name == $d) | .events[]
+        | select(.source == "hook" and .event == "migrate begin") | .time' <<<"$status_b" | tail -n 1)
+    [ -n "$t" ] || t_fail "the daemon on b saw no incoming migration of '$g'"
+    arrived+=("$t")
+done
+if ! [[ "${arrived[0]}" < "${arrived[1]}" && "${arrived[1]}" < "${arrived[2]}" ]]; then
+    t_fail "arrival times on b out of order: ${arrived[*]}"
+fi
+check_guests b
+
+# ---- 2. b -> a, two at a time, dynamic ------------------------------------------
+out=$VL_LAB_DIR/evacuate-2.jsonl
+rc=0
+"${CLI[@]}" evacuate --container evac --to "$URI_A" --json --observe 1 --dirty-sample 0 \
+    --concurrency 2 --dynamic >"$out" || rc=$?
+t_log "phase 2: evacuate exited $rc; its output:"
+cat "$out" >&2
+[ "$rc" -eq 0 ] || t_fail "evacuate back exited $rc"
+# never more than two in flight; the first two start before any ends
+inflight=$(jq -s '[.[] | select(.event == "started" or .event == "finished")
+    | if .event == "started" then 1 else -1 end]
+    | reduce .[] as $d ({n: 0, max: 0}; .n += $d | .max = ([.max, .n] | max)) | .max' "$out")
+[ "$inflight" -eq 2 ] || t_fail "$inflight moves in flight at most, not 2"
+first_two=$(jq -s -r '[.[] | select(.event == "started" or .event == "finished") | .event][0:2] | join(",")' "$out")
+[ "$first_two" = "started,started" ] || t_fail "the first two events were $first_two"
+jq -s -e 'map(select(.event == "summary"))[0] | .ok and (.moved | length) == 3' "$out" \
+    >/dev/null || t_fail "not all three moved back"
+check_guests a
+
+# ---- 3. a -> b, interrupted -------------------------------------------------------
+out=$VL_LAB_DIR/evacuate-3.jsonl
+cli_argv a
+# lab/host exec execs nsenter, which execs the CLI: $! is the CLI.
+"${CLI[@]}" evacuate --container evac --to "$URI_B" --json --observe 0 --dirty-sample 0 \
+    >"$out" &
+pid=$!
+for _ in $(seq 1 300); do
+    grep -q '"event":"started"' "$out" && break
+    sleep 0.1
+done
+grep -q '"event":"started"' "$out" || t_fail "phase 3: no move started"
+sleep 2
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+t_log "phase 3: evacuate exited $rc after SIGINT; its output:"
+cat "$out" >&2
+[ "$rc" -eq 1 ] || t_fail "an interrupted evacuation exited $rc, not 1"
+summary=$(jq -s -c 'map(select(.event == "summary"))[0]' "$out")
+jq -e '.cancelled and (.moved | length) == 0 and .moves[0].state == "cancelled"
+       and ([.moves[] | select(.state == "pending")] | length) == 2' >/dev/null <<<"$summary" ||
+    t_fail "summary after SIGINT: $summary"
+[ "$(grep -c '"event":"started"' "$out")" -eq 1 ] || t_fail "a move started after SIGINT"
+check_guests a
+t_log "PASS: moved ${planned[*]} to b and back two at a time; an interrupted move left its guest on a"
