@@ -21,6 +21,8 @@
 #include "dirtyrate.h"
 #include "domains.h"
 #include "evacuate.h"
+#include "ipc.h"
+#include "migrate.h"
 #include "policy.h"
 #include "traffic.h"
 #include "virt-error.h"
@@ -32,10 +34,10 @@
 #define OBSERVE_DEFAULT_S 2
 #define OBSERVE_MAX_S 60
 #define DIRTY_SAMPLE_DEFAULT_S 3
-/* Job statistics poll, and the least time between two progress lines of
- * one move. */
-#define POLL_MS 1000
+/* The least time between two progress lines of one move. */
 #define PROGRESS_EVERY_US (5 * G_USEC_PER_SEC)
+/* The "lanes" query is answered at once; only a wedged daemon waits. */
+#define LANES_QUERY_TIMEOUT_MS 3000
 
 typedef struct {
     /* options */
@@ -49,6 +51,7 @@ typedef struct {
     char *policy_path;
     guint observe_s;
     guint dirty_sample_s;
+    gboolean dirty_sample_given;
     const VlCliOptions *opts;
 
     /* state */
@@ -124,7 +127,7 @@ parse_args(Evacuation *ev, int argc, char **argv)
         { "observe", 0, 0, G_OPTION_ARG_STRING, &s_observe,
           "Sample the connection tracking table over this long (0-60, default 2; 0: declared affinities only)", "S" },
         { "dirty-sample", 0, 0, G_OPTION_ARG_STRING, &s_dirty,
-          "Measure each guest's dirty rate over this long (0-60, default 3; 0: assume 0)", "S" },
+          "Measure each guest's dirty rate over this long (0-60; 0: assume 0). Default: virt-lanesd's sampled rate when fresh, else 3", "S" },
         { NULL }
     };
 
@@ -169,6 +172,7 @@ parse_args(Evacuation *ev, int argc, char **argv)
         !parse_uint("--dirty-sample", s_dirty, 0, VL_DIRTYRATE_MAX_PERIOD,
                     &ev->dirty_sample_s, &error))
         return usage(octx, error->message);
+    ev->dirty_sample_given = s_dirty != NULL;
     return -1;
 }
 
@@ -430,20 +434,48 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
 {
     GPtrArray *domains = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
     g_autofree gboolean *measuring = g_new0(gboolean, moving->len);
-    /* The start time of a measurement already there, to tell ours from
-     * it: QEMU stamps them with its own clock, not the wall clock. */
+    /* A measurement someone else (virt-lanesd's sampler) started: its
+     * result is as good as ours, whatever its period. */
+    g_autofree gboolean *adopted = g_new0(gboolean, moving->len);
+    /* The start time of a measurement already there, to tell a new one
+     * from it: QEMU stamps them with its own clock, not the wall clock. */
     g_autofree gint64 *old_start = g_new0(gint64, moving->len);
     g_autofree gboolean *had_old = g_new0(gboolean, moving->len);
+    guint n_measuring = 0;
     guint i;
 
     for (i = 0; i < moving->len; i++) {
         virDomainPtr dom = g_ptr_array_index(moving, i);
         VlEvacuateDomain *d = vl_evacuate_domain_new(virDomainGetName(dom));
+        g_autofree char *s = shown(d->name);
         virDomainInfo info;
 
+        g_ptr_array_add(domains, d);
         if (virDomainGetInfo(dom, &info) == 0) {
             d->memory_bytes = info.memory * 1024.0;
             d->zero_bytes = zero_bytes_of(dom, d->memory_bytes);
+        }
+
+        /* A daemon that samples dirty rates in the background knows them
+         * already, and the guest's zero RAM better than RSS tells. */
+        if (!ev->dirty_sample_given) {
+            g_autoptr(json_object) request = vl_ipc_message_new("estimate");
+            g_autoptr(json_object) reply = NULL;
+            double dirty = 0, zero = 0;
+            guint got;
+
+            json_object_object_add(request, "domain", json_object_new_string(d->name));
+            reply = vl_ipc_call(ev->opts->socket_path, request, LANES_QUERY_TIMEOUT_MS,
+                                NULL);
+            got = vl_migrate_estimate_inputs(reply, &dirty, &zero);
+            if (got & VL_MIGRATE_INPUT_ZERO)
+                d->zero_bytes = zero;
+            if (got & VL_MIGRATE_INPUT_DIRTY) {
+                d->dirty_rate_bps = dirty;
+                say(ev, "Dirty rate of '%s' from virt-lanesd's sampling: %.1f MiB/s", s,
+                    dirty / MIB);
+                continue;
+            }
         }
         if (ev->dirty_sample_s > 0) {
             g_autoptr(GError) error = NULL;
@@ -456,17 +488,15 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
             }
             measuring[i] = vl_dirtyrate_start(dom, (int)ev->dirty_sample_s, &error);
             if (!measuring[i]) {
-                g_autofree char *s = shown(d->name);
-
-                say(ev, "Dirty rate of '%s' not measured (0 assumed): %s", s,
-                    error->message);
+                /* QEMU measures one at a time: wait for the one running. */
+                g_debug("Dirty-rate measurement of '%s' not started: %s", s,
+                        error->message);
+                measuring[i] = adopted[i] = TRUE;
             }
+            n_measuring++;
         }
-        g_ptr_array_add(domains, d);
     }
-    for (i = 0; i < moving->len && !measuring[i]; i++)
-        ;
-    if (i == moving->len)
+    if (n_measuring == 0)
         return domains;
 
     say(ev, "Measuring dirty rates over %u s", ev->dirty_sample_s);
@@ -474,16 +504,17 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
         return domains;
     for (i = 0; i < moving->len; i++) {
         VlEvacuateDomain *d = g_ptr_array_index(domains, i);
-        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        /* A measurement found running may have up to 60 s to go. */
+        gint64 deadline = g_get_monotonic_time() +
+            (adopted[i] ? VL_DIRTYRATE_MAX_PERIOD + 5 : 10) * G_USEC_PER_SEC;
 
         while (measuring[i] && g_get_monotonic_time() < deadline) {
             VlDirtyRateSample sample;
 
             if (!vl_dirtyrate_query(g_ptr_array_index(moving, i), &sample, NULL))
                 break;
-            /* An older measurement may still be there until ours ends. */
             if (sample.status == VL_DIRTYRATE_MEASURED && sample.has_rate &&
-                sample.period_s == (int)ev->dirty_sample_s &&
+                (adopted[i] || sample.period_s == (int)ev->dirty_sample_s) &&
                 (!had_old[i] || sample.start_time != old_start[i])) {
                 d->dirty_rate_bps = sample.bytes_per_second;
                 break;
@@ -781,6 +812,20 @@ on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
             printf("Stopping: %s\n", msg);
         }
         break;
+    case VL_EVACUATE_EVENT_NOTE:
+        if (ev->json) {
+            g_autoptr(json_object) o = json_event("note");
+
+            json_object_object_add(o, "domain", json_object_new_string(e->domain));
+            json_object_object_add(o, "position", json_object_new_int(e->position));
+            json_object_object_add(o, "note", json_object_new_string(e->note));
+            print_json(o);
+        } else {
+            g_autofree char *text = shown(e->note);
+
+            printf("[%u/%u] '%s' %s\n", e->position, ev->total, name, text);
+        }
+        break;
     case VL_EVACUATE_EVENT_OBSERVED:
         if (ev->json) {
             g_autoptr(json_object) o = json_event("observed");
@@ -870,12 +915,14 @@ evacuate_main(Evacuation *ev)
     g_autoptr(VlGraph) graph = NULL;
     g_autoptr(VlEvacuatePath) path = NULL;
     g_autoptr(VlEvacuatePlan) plan = NULL;
-    g_autoptr(VlEvacuateLibvirtMover) mover = NULL;
+    g_autoptr(VlEvacuateMigrator) mover = NULL;
+    g_autoptr(GHashTable) unavailable = NULL;
+    VlEvacuateMigratorConfig mconfig;
+    gboolean daemon_up = FALSE;
     g_autoptr(json_object) plan_json = NULL;
-    g_autofree char *migrate_uri = NULL;
     g_autofree char *what = NULL;
     const VlContainerPolicy *container = NULL;
-    const VlPeerConfig *peer = NULL;
+    VlPeerConfig *peer = NULL;
     VlTrafficReport report = { 0 };
     gboolean have_report = FALSE;
     VlEvacuatePlanConfig config;
@@ -973,33 +1020,44 @@ evacuate_main(Evacuation *ev)
 
     vl_evacuate_plan_config_init(&config);
     config.concurrency = ev->concurrency;
-    peer = vl_evacuate_find_peer(policy->migration, ev->dest_uri);
+    peer = vl_migrate_find_peer(policy->migration, ev->dest_uri, NULL, &error);
     if (!peer) {
-        g_autofree char *s = shown(ev->dest_uri);
-
-        say(ev, "No peer with uri '%s' in the policy: no link rate, no estimates", s);
+        say(ev, "No estimates and no lanes: %s", error->message);
+        g_clear_error(&error);
     } else {
-        /*
-         * One link: the plain migration used until the migration driver
-         * (lanes, multifd) is merged goes over the base path alone, and
-         * the estimate must describe what will happen.
-         */
-        path = vl_evacuate_path_from_peer(policy->migration, peer, 0, &error);
+        g_autoptr(json_object) request = vl_ipc_message_new("lanes");
+        g_autoptr(json_object) reply = NULL;
+        guint want = VL_EVACUATE_LANES_FROM_POLICY;
+
+        /* Which lanes could come up at all: none without a daemon. */
+        reply = vl_ipc_call(ev->opts->socket_path, request, LANES_QUERY_TIMEOUT_MS,
+                            &error);
+        if (!reply) {
+            say(ev, "virt-lanesd does not answer at '%s' (%s): the base path only, no lanes",
+                ev->opts->socket_path, error->message);
+            g_clear_error(&error);
+            want = 0;
+        } else {
+            daemon_up = TRUE;
+        }
+        unavailable = vl_migrate_unavailable_lanes(reply, peer);
+        {
+            GHashTableIter it;
+            gpointer lane, why;
+
+            g_hash_table_iter_init(&it, unavailable);
+            while (g_hash_table_iter_next(&it, &lane, &why))
+                say(ev, "Lane '%s' cannot come up: %s", (const char *)lane,
+                    (const char *)why);
+        }
+        path = vl_evacuate_path_from_peer(policy->migration, peer, want, unavailable,
+                                          &error);
         if (!path) {
             say(ev, "No estimates: %s", error->message);
             g_clear_error(&error);
         } else {
             config.estimate = vl_evacuate_estimate_links;
             config.estimate_data = path;
-        }
-        if (peer->migration_address) {
-            g_autoptr(GInetAddress) addr =
-                g_inet_address_new_from_string(peer->migration_address);
-
-            if (addr && g_inet_address_get_family(addr) == G_SOCKET_FAMILY_IPV6)
-                migrate_uri = g_strdup_printf("tcp://[%s]", peer->migration_address);
-            else
-                migrate_uri = g_strdup_printf("tcp://%s", peer->migration_address);
         }
     }
     plan = vl_evacuate_plan_compute(graph, domains, &config, &error);
@@ -1044,8 +1102,20 @@ evacuate_main(Evacuation *ev)
     if (ev->dry_run)
         return 0;
 
-    mover = vl_evacuate_libvirt_mover_new(conn, ev->dest_uri, migrate_uri, POLL_MS);
-    ev->run = vl_evacuate_run_new(plan, vl_evacuate_libvirt_mover_ops(), mover);
+    vl_evacuate_migrator_config_init(&mconfig);
+    mconfig.conn = conn;
+    mconfig.dest_uri = ev->dest_uri;
+    mconfig.migration = policy->migration;
+    mconfig.peer = peer;
+    /* Every move asks for the lanes the plan estimated with. */
+    mconfig.lanes = path ? path->links->len - 1 : 0;
+    mconfig.unavailable = unavailable;
+    if (daemon_up) {
+        mconfig.call = vl_migrate_daemon_call_socket;
+        mconfig.call_data = (gpointer)ev->opts->socket_path;
+    }
+    mover = vl_evacuate_migrator_new(&mconfig);
+    ev->run = vl_evacuate_run_new(plan, vl_evacuate_migrator_ops(), mover);
     if (ev->dynamic)
         vl_evacuate_run_set_dynamic(ev->run, graph,
                                     observed ? observe_for_run : NULL, ev);

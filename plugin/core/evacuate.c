@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evacuate.h"
 #include "virt-error.h"
@@ -154,32 +155,25 @@ vl_evacuate_path_add_link(VlEvacuatePath *path, const char *name, double bps,
     return TRUE;
 }
 
-const VlPeerConfig *
-vl_evacuate_find_peer(const VlMigrationPolicy *migration, const char *dest_uri)
-{
-    guint i;
-
-    for (i = 0; migration && migration->peers && i < migration->peers->len; i++) {
-        const VlPeerConfig *peer = g_ptr_array_index(migration->peers, i);
-
-        if (g_strcmp0(peer->uri, dest_uri) == 0)
-            return peer;
-    }
-    return NULL;
-}
-
 VlEvacuatePath *
 vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
                            const VlPeerConfig *peer, guint max_lanes,
-                           GError **error)
+                           GHashTable *unavailable, GError **error)
 {
     g_autoptr(VlEvacuatePath) path = vl_evacuate_path_new();
-    const VlLaneConfig *first = NULL;
+    double base_bps = 0;
+    guint added = 0;
     guint i;
 
-    if (!peer->lanes || peer->lanes->len == 0) {
+    if (peer->base_bandwidth_mbit > 0) {
+        base_bps = peer->base_bandwidth_mbit * 1e6 / 8;
+    } else if (peer->lanes && peer->lanes->len > 0) {
+        const VlLaneConfig *first = g_ptr_array_index(peer->lanes, 0);
+
+        base_bps = first->bandwidth_mbit * 1e6 / 8;
+    } else {
         g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
-                    "Peer '%s' declares no lane: no link rate is known for an estimate",
+                    "Peer '%s' declares neither base_bandwidth_mbit nor a lane: no link rate is known for an estimate",
                     peer->name);
         return NULL;
     }
@@ -188,16 +182,17 @@ vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
     path->channels_per_link = MAX(1, migration->channels_per_lane);
     path->max_downtime_s = migration->max_downtime_ms / 1000.0;
 
-    first = g_ptr_array_index(peer->lanes, 0);
-    if (!vl_evacuate_path_add_link(path, "base", first->bandwidth_mbit * 1e6 / 8,
-                                   error))
+    if (!vl_evacuate_path_add_link(path, "base", base_bps, error))
         return NULL;
-    for (i = 0; i < peer->lanes->len && i < max_lanes; i++) {
+    for (i = 0; peer->lanes && i < peer->lanes->len && added < max_lanes; i++) {
         const VlLaneConfig *lane = g_ptr_array_index(peer->lanes, i);
 
+        if (unavailable && g_hash_table_contains(unavailable, lane->interface))
+            continue;
         if (!vl_evacuate_path_add_link(path, lane->interface,
                                        lane->bandwidth_mbit * 1e6 / 8, error))
             return NULL;
+        added++;
     }
     return g_steal_pointer(&path);
 }
@@ -241,11 +236,11 @@ vl_evacuate_estimate_links(gpointer data, const VlEvacuateDomain *domain,
     in.dirty_rate_bps = isnan(domain->dirty_rate_bps) ? 0 : domain->dirty_rate_bps;
     in.lane_bps = bps;
     in.n_lanes = n;
-    in.channels = n > 1 ? n * path->channels_per_link : 0;
-    in.efficiency = VL_EVACUATE_EFFICIENCY;
+    in.channels = vl_migrate_channels_for(n, path->channels_per_link, 0);
+    in.efficiency = VL_MIGRATE_EFFICIENCY;
     in.max_downtime_s = path->max_downtime_s;
-    in.setup_s = VL_EVACUATE_SETUP_S;
-    in.resume_s = VL_EVACUATE_RESUME_S;
+    in.setup_s = VL_MIGRATE_SETUP_S;
+    in.resume_s = VL_MIGRATE_RESUME_S;
 
     if (!vl_estimate_aggregate_bandwidth(&in, &aggregate, error) ||
         !vl_estimate_run(&in, &est, error)) {
@@ -956,6 +951,20 @@ vl_evacuate_run_move_progress(VlEvacuateRun *run, guint move,
 }
 
 void
+vl_evacuate_run_move_note(VlEvacuateRun *run, guint move, const char *note)
+{
+    VlEvacuateEvent ev = { 0 };
+
+    g_return_if_fail(move < run->moves->len);
+    ev.type = VL_EVACUATE_EVENT_NOTE;
+    ev.move = move;
+    ev.domain = move_at(run, move)->name;
+    ev.position = move_at(run, move)->position;
+    ev.note = note;
+    emit(run, &ev);
+}
+
+void
 vl_evacuate_run_move_done(VlEvacuateRun *run, guint move, gboolean moved,
                           gboolean cancelled, const GError *error)
 {
@@ -1120,221 +1129,491 @@ vl_evacuate_run_to_json(const VlEvacuateRun *run)
     return obj;
 }
 
-/* ---- the plain libvirt mover ------------------------------------------- */
+/* ---- the mover: the migration driver ------------------------------------ */
 
-struct _VlEvacuateLibvirtMover {
-    virConnectPtr conn;
+/* A job over lanes whose sent bytes stop growing for this long plus two
+ * lane_up_max_s is aborted, as "virt-lanes migrate" does: a channel
+ * steered onto a lane the destination did not bring up never moves. */
+#define STALL_ABORT_S 10
+
+struct _VlEvacuateMigrator {
+    VlEvacuateMigratorConfig config;
     char *dest_uri;
-    char *migrate_uri;
-    guint poll_ms;
+    char *migrate_uri;          /* tcp://the peer's migration address */
+    char *host_label;
 };
 
 typedef struct {
-    VlEvacuateLibvirtMover *mover;
+    VlEvacuateMigrator *m;
     VlEvacuateRun *run;
     guint move;
+    char *domain;
     virDomainPtr dom;
-    GSource *poll;
-    gint64 started_us;
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    char *plan_id;
+
+    /* from the preparation thread */
+    char *xml;
+    VlMigrateLanes *lanes;
+    gboolean lanes_requested;
+    GError *prepare_error;      /* the move cannot go on */
+    GError *lanes_error;        /* lanes-up failed: base path only */
+
+    /* the job */
+    VlMigrateJob *job;
+    gpointer job_data;
+    VlMigrateJob *old_job;      /* ended, freed from an idle */
+    gpointer old_job_data;
+    guint idle_id;
+    guint links;
+    gboolean with_plan;         /* the destination XML carries our plan */
+    gboolean retried;
+    gboolean retry_pending;     /* lanes going down before the retry */
     gboolean cancel_requested;
-    gboolean abort_sent;
-    gboolean running;
-} LibvirtMove;
 
-VlEvacuateLibvirtMover *
-vl_evacuate_libvirt_mover_new(virConnectPtr conn, const char *dest_uri,
-                              const char *migrate_uri, guint poll_ms)
+    /* the outcome */
+    gboolean moved;
+    gboolean cancelled;
+    GError *error;
+    GPtrArray *finish_notes;    /* char*, from the finishing thread */
+} MigrateMove;
+
+void
+vl_evacuate_migrator_config_init(VlEvacuateMigratorConfig *config)
 {
-    VlEvacuateLibvirtMover *mover = g_new0(VlEvacuateLibvirtMover, 1);
+    memset(config, 0, sizeof(*config));
+}
 
-    virConnectRef(conn);
-    mover->conn = conn;
-    mover->dest_uri = g_strdup(dest_uri);
-    mover->migrate_uri = g_strdup(migrate_uri);
-    mover->poll_ms = MAX(1, poll_ms);
-    return mover;
+VlEvacuateMigrator *
+vl_evacuate_migrator_new(const VlEvacuateMigratorConfig *config)
+{
+    VlEvacuateMigrator *m = g_new0(VlEvacuateMigrator, 1);
+
+    m->config = *config;
+    virConnectRef(config->conn);
+    m->dest_uri = g_strdup(config->dest_uri);
+    m->config.dest_uri = m->dest_uri;
+    if (!m->config.job_ops) {
+        m->config.job_ops = vl_migrate_libvirt_ops();
+        m->config.job_data_new = NULL;
+        m->config.job_data_free = vl_migrate_libvirt_free;
+    }
+    if (config->peer && config->peer->migration_address)
+        m->migrate_uri = vl_migrate_uri_for_address(config->peer->migration_address);
+    m->host_label = vl_migrate_host_label(g_get_host_name());
+    return m;
 }
 
 void
-vl_evacuate_libvirt_mover_free(VlEvacuateLibvirtMover *mover)
+vl_evacuate_migrator_free(VlEvacuateMigrator *migrator)
 {
-    if (!mover)
+    if (!migrator)
         return;
-    if (mover->conn)
-        virConnectClose(mover->conn);
-    g_free(mover->dest_uri);
-    g_free(mover->migrate_uri);
-    g_free(mover);
+    if (migrator->config.conn)
+        virConnectClose(migrator->config.conn);
+    g_free(migrator->dest_uri);
+    g_free(migrator->migrate_uri);
+    g_free(migrator->host_label);
+    g_free(migrator);
 }
 
 static void
-libvirt_move_free(gpointer data G_GNUC_UNUSED, gpointer handle)
+free_old_job(MigrateMove *mm)
 {
-    LibvirtMove *lm = handle;
+    g_clear_pointer(&mm->old_job, vl_migrate_job_free);
+    if (mm->old_job_data && mm->m->config.job_data_free)
+        mm->m->config.job_data_free(mm->old_job_data);
+    mm->old_job_data = NULL;
+}
 
-    if (!lm)
+static void
+migrate_move_free(gpointer data G_GNUC_UNUSED, gpointer handle)
+{
+    MigrateMove *mm = handle;
+
+    if (!mm)
         return;
-    if (lm->poll) {
-        g_source_destroy(lm->poll);
-        g_source_unref(lm->poll);
+    g_clear_handle_id(&mm->idle_id, g_source_remove);
+    free_old_job(mm);
+    g_clear_pointer(&mm->job, vl_migrate_job_free);
+    if (mm->job_data && mm->m->config.job_data_free)
+        mm->m->config.job_data_free(mm->job_data);
+    if (mm->dom)
+        virDomainFree(mm->dom);
+    g_clear_pointer(&mm->lanes, vl_migrate_lanes_free);
+    g_clear_error(&mm->prepare_error);
+    g_clear_error(&mm->lanes_error);
+    g_clear_error(&mm->error);
+    g_clear_pointer(&mm->finish_notes, g_ptr_array_unref);
+    g_free(mm->domain);
+    g_free(mm->plan_id);
+    g_free(mm->xml);
+    g_free(mm);
+}
+
+static void
+note(MigrateMove *mm, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+note(MigrateMove *mm, const char *fmt, ...)
+{
+    g_autofree char *text = NULL;
+    va_list args;
+
+    va_start(args, fmt);
+    text = g_strdup_vprintf(fmt, args);
+    va_end(args);
+    vl_evacuate_run_move_note(mm->run, mm->move, text);
+}
+
+static guint
+lanes_timeout_ms(const VlEvacuateMigrator *m)
+{
+    return vl_migrate_lanes_timeout_ms(m->config.migration ?
+                                       m->config.migration->lane_up_max_s : 5);
+}
+
+/* ---- finishing: lanes down, the destination's plan cleared, reported -- */
+
+static void
+finish_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
+              GCancellable *cancellable G_GNUC_UNUSED)
+{
+    MigrateMove *mm = task_data;
+    VlEvacuateMigrator *m = mm->m;
+    g_autoptr(GError) error = NULL;
+    guint n_down = 0;
+
+    if (mm->lanes_requested) {
+        if (vl_migrate_lanes_down(m->config.call, m->config.call_data, mm->plan_id,
+                                  lanes_timeout_ms(m), &n_down, &error)) {
+            if (n_down > 0)
+                g_ptr_array_add(mm->finish_notes,
+                                g_strdup_printf("lanes down: %u", n_down));
+        } else {
+            g_ptr_array_add(mm->finish_notes,
+                            g_strdup_printf("taking the lanes of plan '%s' down failed: %s",
+                                            mm->plan_id, error->message));
+            g_clear_error(&error);
+        }
+        mm->lanes_requested = FALSE;
     }
-    if (lm->dom)
-        virDomainFree(lm->dom);
-    g_free(lm);
+    /* A later migration from the destination that does not go through
+     * virt-lanes would otherwise carry this plan along. */
+    if (mm->moved && mm->with_plan &&
+        !vl_migrate_clear_dest_plan(m->dest_uri, mm->uuid, &error))
+        g_ptr_array_add(mm->finish_notes, g_strdup(error->message));
+    g_task_return_boolean(task, TRUE);
 }
 
 static void
-migrate_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
-               GCancellable *cancellable G_GNUC_UNUSED)
+report_done(MigrateMove *mm)
 {
-    LibvirtMove *lm = task_data;
-    /* Read now: every libvirt call, virDomainGetName() too, resets the
-     * thread's last error, which the message below needs. */
-    const char *name = virDomainGetName(lm->dom);
+    guint i;
+
+    for (i = 0; i < mm->finish_notes->len; i++)
+        note(mm, "%s", (const char *)g_ptr_array_index(mm->finish_notes, i));
+    g_ptr_array_set_size(mm->finish_notes, 0);
+    vl_evacuate_run_move_done(mm->run, mm->move, mm->moved, mm->cancelled, mm->error);
+}
+
+static void start_job(MigrateMove *mm, gboolean use_lanes);
+
+static void
+finish_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+    MigrateMove *mm = user_data;
+
+    g_task_propagate_boolean(G_TASK(result), NULL);
+    if (mm->retry_pending) {
+        guint i;
+
+        mm->retry_pending = FALSE;
+        for (i = 0; i < mm->finish_notes->len; i++)
+            note(mm, "%s", (const char *)g_ptr_array_index(mm->finish_notes, i));
+        g_ptr_array_set_size(mm->finish_notes, 0);
+        if (!mm->cancel_requested) {
+            start_job(mm, FALSE);
+            return;
+        }
+        mm->cancelled = TRUE;
+        mm->error = g_error_new(VL_ERROR, VL_ERROR_FAILED,
+                                "Cancelled before the retry of '%s' over the base path",
+                                mm->domain);
+    }
+    report_done(mm);
+}
+
+static void
+finish(MigrateMove *mm)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, finish_done, mm);
+
+    g_task_set_task_data(task, mm, NULL);
+    g_task_run_in_thread(task, finish_thread);
+}
+
+/* ---- the job ---------------------------------------------------------- */
+
+static void
+on_job_progress(VlMigrateJob *job G_GNUC_UNUSED, const VlMigrateProgress *p,
+                gpointer user_data)
+{
+    MigrateMove *mm = user_data;
+    VlEvacuateProgress progress;
+
+    progress.elapsed_s = p->elapsed_s;
+    progress.percent = p->percent;
+    progress.bandwidth_bps = p->bandwidth_bps;
+    progress.eta_s = p->eta_s;
+    vl_evacuate_run_move_progress(mm->run, mm->move, &progress);
+}
+
+static gboolean
+free_old_job_idle(gpointer user_data)
+{
+    MigrateMove *mm = user_data;
+
+    mm->idle_id = 0;
+    free_old_job(mm);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_job_done(VlMigrateJob *job G_GNUC_UNUSED, const VlMigrateResult *result,
+            gpointer user_data)
+{
+    MigrateMove *mm = user_data;
+
+    /* The job cannot be freed from its own callback. */
+    free_old_job(mm);
+    mm->old_job = g_steal_pointer(&mm->job);
+    mm->old_job_data = g_steal_pointer(&mm->job_data);
+    if (!mm->idle_id)
+        mm->idle_id = g_idle_add(free_old_job_idle, mm);
+
+    switch (result->outcome) {
+    case VL_MIGRATE_OUTCOME_COMPLETED:
+        mm->moved = TRUE;
+        if (result->cancel_requested)
+            note(mm, "the cancel came too late: it had already switched over");
+        break;
+    case VL_MIGRATE_OUTCOME_CANCELLED:
+        mm->cancelled = TRUE;
+        mm->error = result->error ? g_error_copy(result->error) :
+            g_error_new(VL_ERROR, VL_ERROR_FAILED, "Migration of '%s' cancelled",
+                        mm->domain);
+        break;
+    case VL_MIGRATE_OUTCOME_FAILED:
+        if (mm->links > 1 && !mm->retried && !mm->cancel_requested) {
+            /* What failed may be a lane, the destination's side above
+             * all, which this host cannot see: once more without. */
+            note(mm, "the migration over %u links failed (%s); retrying over the base path only",
+                 mm->links, result->error ? result->error->message : "?");
+            mm->retried = TRUE;
+            mm->retry_pending = TRUE;
+            finish(mm);
+            return;
+        }
+        mm->cancelled = mm->cancel_requested;
+        mm->error = result->error ? g_error_copy(result->error) :
+            g_error_new(VL_ERROR, VL_ERROR_FAILED, "Migration of '%s' failed",
+                        mm->domain);
+        break;
+    }
+    finish(mm);
+}
+
+static void
+fail_move(MigrateMove *mm, GError *error)
+{
+    mm->error = error;
+    mm->cancelled = mm->cancel_requested;
+    finish(mm);
+}
+
+static void
+start_job(MigrateMove *mm, gboolean use_lanes)
+{
+    VlEvacuateMigrator *m = mm->m;
+    const VlMigrationPolicy *pol = m->config.migration;
+    g_autoptr(VlMigrationPlan) plan = NULL;
+    g_autofree char *dest_xml = NULL;
+    g_autoptr(GString) up = g_string_new(NULL);
+    GError *error = NULL;
+    VlMigrateSettings settings;
+    VlMigrateJobConfig job_config;
     virTypedParameterPtr params = NULL;
     int nparams = 0;
-    int maxparams = 0;
-    int rc;
+    unsigned int flags = 0;
+    guint per_link = pol ? MAX(1, pol->channels_per_lane) : 2;
+    guint channels;
+    guint i;
 
-    if (lm->mover->migrate_uri &&
-        virTypedParamsAddString(&params, &nparams, &maxparams,
-                                VIR_MIGRATE_PARAM_URI, lm->mover->migrate_uri) < 0) {
-        g_task_return_new_error(task, VL_ERROR, VL_ERROR_LIBVIRT,
-                                "Cannot build the migration parameters of '%s'",
-                                name);
+    free_old_job(mm);
+    mm->links = use_lanes ? vl_migrate_lanes_get_links(mm->lanes) : 1;
+    channels = vl_migrate_channels_for(mm->links, per_link, 0);
+    mm->with_plan = FALSE;
+    if (mm->links > 1) {
+        plan = vl_migrate_build_plan(mm->plan_id, m->host_label,
+                                     pol ? pol->migration_address : NULL,
+                                     mm->lanes, channels);
+        dest_xml = vl_migrate_build_dest_xml(mm->xml, plan, &error);
+        if (!dest_xml) {
+            fail_move(mm, error);
+            return;
+        }
+        mm->with_plan = TRUE;
+        for (i = 0; i < mm->lanes->up->len; i++) {
+            const VlLaneConfig *lane = g_ptr_array_index(mm->lanes->up, i);
+
+            g_string_append_printf(up, "%s%s", i ? ", " : "", lane->interface);
+        }
+    }
+    vl_migrate_settings_init(&settings);
+    if (!vl_migrate_build_params(&settings, m->migrate_uri, dest_xml, mm->xml,
+                                 channels, &params, &nparams, &flags, &error)) {
+        fail_move(mm, error);
         return;
     }
-    rc = virDomainMigrateToURI3(lm->dom, lm->mover->dest_uri, params, nparams,
-                                VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
-    virTypedParamsFree(params, nparams);
-    if (rc < 0) {
-        GError *error = NULL;
+    if (m->config.job_data_new)
+        mm->job_data = m->config.job_data_new(m->config.job_user_data, mm->dom,
+                                              m->dest_uri, params, nparams, flags);
+    else
+        mm->job_data = vl_migrate_libvirt_new(mm->dom, m->dest_uri, params, nparams,
+                                              flags);
 
-        vl_error_set_from_virt(&error, "Migration of '%s' to '%s' failed",
-                               name, lm->mover->dest_uri);
-        g_task_return_error(task, error);
+    vl_migrate_job_config_init(&job_config);
+    if (m->config.poll_ms)
+        job_config.poll_ms = m->config.poll_ms;
+    if (pol) {
+        job_config.max_downtime_ms = pol->max_downtime_ms;
+        job_config.stall_abort_s = mm->links > 1 ?
+            STALL_ABORT_S + 2 * pol->lane_up_max_s : 0;
+    }
+    if (mm->links > 1)
+        note(mm, "%u links (the base path and %s), %u multifd channels",
+             mm->links, up->str, channels);
+    else
+        note(mm, "1 link (the base path), %u multifd channels", channels);
+    mm->job = vl_migrate_job_new(m->config.job_ops, mm->job_data, &job_config);
+    vl_migrate_job_start(mm->job, on_job_progress, on_job_done, mm);
+    if (mm->cancel_requested)
+        vl_migrate_job_cancel(mm->job, NULL);
+}
+
+/* ---- preparing: the XML and the lanes, in a thread ----------------------- */
+
+static void
+prepare_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
+               GCancellable *cancellable G_GNUC_UNUSED)
+{
+    MigrateMove *mm = task_data;
+    VlEvacuateMigrator *m = mm->m;
+    char *raw = virDomainGetXMLDesc(mm->dom, VIR_DOMAIN_XML_MIGRATABLE |
+                                             VIR_DOMAIN_XML_SECURE);
+
+    if (!raw) {
+        vl_error_set_from_virt(&mm->prepare_error, "Cannot read the XML of '%s'",
+                               mm->domain);
+        g_task_return_boolean(task, TRUE);
         return;
+    }
+    mm->xml = g_strdup(raw);
+    free(raw);
+    if (m->config.call && m->config.peer && m->config.lanes > 0) {
+        mm->lanes_requested = TRUE;
+        mm->lanes = vl_migrate_lanes_up(m->config.call, m->config.call_data,
+                                        mm->plan_id, m->config.peer, m->config.lanes,
+                                        m->config.unavailable, lanes_timeout_ms(m),
+                                        &mm->lanes_error);
     }
     g_task_return_boolean(task, TRUE);
 }
 
 static void
-migrate_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
-             gpointer user_data)
+prepare_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
 {
-    LibvirtMove *lm = user_data;
-    g_autoptr(GError) error = NULL;
-    gboolean ok = g_task_propagate_boolean(G_TASK(result), &error);
+    MigrateMove *mm = user_data;
+    guint i;
 
-    lm->running = FALSE;
-    if (!ok && lm->cancel_requested)
-        g_prefix_error(&error, "Aborted on request: ");
-    if (lm->poll) {
-        g_source_destroy(lm->poll);
-        g_clear_pointer(&lm->poll, g_source_unref);
+    g_task_propagate_boolean(G_TASK(result), NULL);
+    if (mm->prepare_error) {
+        fail_move(mm, g_steal_pointer(&mm->prepare_error));
+        return;
     }
-    vl_evacuate_run_move_done(lm->run, lm->move, ok, !ok && lm->cancel_requested,
-                              error);
-}
+    if (mm->lanes_error)
+        note(mm, "lanes did not come up (%s): the base path only",
+             mm->lanes_error->message);
+    for (i = 0; mm->lanes && i < mm->lanes->outcomes->len; i++) {
+        const VlMigrateLaneOutcome *o = g_ptr_array_index(mm->lanes->outcomes, i);
 
-static void
-send_abort(LibvirtMove *lm)
-{
-    /* Fails while the job has not started yet: tried again at each poll. */
-    if (virDomainAbortJob(lm->dom) == 0)
-        lm->abort_sent = TRUE;
-}
-
-static gboolean
-libvirt_poll(gpointer user_data)
-{
-    LibvirtMove *lm = user_data;
-    virTypedParameterPtr params = NULL;
-    int nparams = 0;
-    int type = 0;
-    unsigned long long total = 0, processed = 0, remaining = 0, bps = 0;
-    unsigned long long elapsed_ms = 0;
-    VlEvacuateProgress progress;
-
-    if (!lm->running)
-        return G_SOURCE_REMOVE;
-    if (lm->cancel_requested && !lm->abort_sent)
-        send_abort(lm);
-    if (virDomainGetJobStats(lm->dom, &type, &params, &nparams, 0) < 0)
-        return G_SOURCE_CONTINUE;
-    if (type != VIR_DOMAIN_JOB_NONE) {
-        virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_TOTAL, &total);
-        virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_PROCESSED,
-                                &processed);
-        virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_REMAINING,
-                                &remaining);
-        virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
-        virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_TIME_ELAPSED,
-                                &elapsed_ms);
+        if (o->error)
+            note(mm, "lane '%s' did not come up: %s", o->interface, o->error);
     }
-    virTypedParamsFree(params, nparams);
-
-    progress.elapsed_s = elapsed_ms > 0 ? elapsed_ms / 1000.0 :
-        (g_get_monotonic_time() - lm->started_us) / 1e6;
-    progress.percent = total > 0 && remaining <= total ?
-        100.0 * (double)(total - remaining) / (double)total : NAN;
-    progress.bandwidth_bps = bps > 0 ? (double)bps : NAN;
-    progress.eta_s = bps > 0 ? (double)remaining / (double)bps : NAN;
-    vl_evacuate_run_move_progress(lm->run, lm->move, &progress);
-    return G_SOURCE_CONTINUE;
+    if (mm->lanes && mm->lanes->steering_error)
+        note(mm, "lanes are up but connections cannot be steered over them (%s): the base path only",
+             mm->lanes->steering_error);
+    if (mm->cancel_requested) {
+        fail_move(mm, g_error_new(VL_ERROR, VL_ERROR_FAILED,
+                                  "Cancelled before the migration of '%s' started",
+                                  mm->domain));
+        return;
+    }
+    start_job(mm, mm->lanes != NULL);
 }
 
 static gpointer
-libvirt_start(gpointer data, VlEvacuateRun *run, guint move, const char *domain,
-              GError **error)
+migrator_start(gpointer data, VlEvacuateRun *run, guint move, const char *domain,
+               GError **error)
 {
-    VlEvacuateLibvirtMover *mover = data;
+    VlEvacuateMigrator *m = data;
     g_autoptr(GTask) task = NULL;
-    LibvirtMove *lm = NULL;
-    virDomainPtr dom = virDomainLookupByName(mover->conn, domain);
+    MigrateMove *mm = NULL;
+    virDomainPtr dom = virDomainLookupByName(m->config.conn, domain);
 
     if (!dom) {
         vl_error_set_from_virt(error, "Cannot find domain '%s'", domain);
         return NULL;
     }
-    lm = g_new0(LibvirtMove, 1);
-    lm->mover = mover;
-    lm->run = run;
-    lm->move = move;
-    lm->dom = dom;
-    lm->started_us = g_get_monotonic_time();
-    lm->running = TRUE;
+    mm = g_new0(MigrateMove, 1);
+    mm->m = m;
+    mm->run = run;
+    mm->move = move;
+    mm->domain = g_strdup(domain);
+    mm->dom = dom;
+    mm->finish_notes = g_ptr_array_new_with_free_func(g_free);
+    if (virDomainGetUUID(dom, mm->uuid) < 0)
+        memset(mm->uuid, 0, sizeof(mm->uuid));
+    mm->plan_id = vl_migrate_plan_id_new(domain, g_get_real_time() / G_USEC_PER_SEC,
+                                         (guint)getpid());
 
-    lm->poll = g_timeout_source_new(mover->poll_ms);
-    g_source_set_callback(lm->poll, libvirt_poll, lm, NULL);
-    g_source_attach(lm->poll, g_main_context_get_thread_default());
-
-    /* The handle outlives the task: the run frees it after the end. */
-    task = g_task_new(NULL, NULL, migrate_done, lm);
-    g_task_set_task_data(task, lm, NULL);
-    g_task_run_in_thread(task, migrate_thread);
-    return lm;
+    task = g_task_new(NULL, NULL, prepare_done, mm);
+    g_task_set_task_data(task, mm, NULL);
+    g_task_run_in_thread(task, prepare_thread);
+    return mm;
 }
 
 static void
-libvirt_cancel(gpointer data G_GNUC_UNUSED, gpointer handle)
+migrator_cancel(gpointer data G_GNUC_UNUSED, gpointer handle)
 {
-    LibvirtMove *lm = handle;
+    MigrateMove *mm = handle;
 
-    if (!lm->running || lm->cancel_requested)
+    if (mm->cancel_requested)
         return;
-    lm->cancel_requested = TRUE;
-    send_abort(lm);
+    mm->cancel_requested = TRUE;
+    if (mm->job && vl_migrate_job_is_running(mm->job))
+        vl_migrate_job_cancel(mm->job, NULL);
 }
 
-static const VlEvacuateMoverOps libvirt_ops = {
-    .start = libvirt_start,
-    .cancel = libvirt_cancel,
-    .free = libvirt_move_free,
+static const VlEvacuateMoverOps migrator_ops = {
+    .start = migrator_start,
+    .cancel = migrator_cancel,
+    .free = migrate_move_free,
 };
 
 const VlEvacuateMoverOps *
-vl_evacuate_libvirt_mover_ops(void)
+vl_evacuate_migrator_ops(void)
 {
-    return &libvirt_ops;
+    return &migrator_ops;
 }

@@ -19,7 +19,8 @@
  *    order, the pending domain with the most traffic to the ones that
  *    have left, order.h's vl_order_next(), re-observing between moves),
  *    at most N at once, through VlEvacuateMoverOps, the seam between
- *    the order of things and how one domain is migrated.  A failed move
+ *    the order of things and how one domain is migrated (the real one
+ *    is the migration driver of migrate.h, VlEvacuateMigrator).  A failed move
  *    stops new ones from starting and lets running ones finish;
  *    vl_evacuate_run_cancel() also aborts the running ones.  The run
  *    lives on the thread-default main context of whoever starts it.
@@ -35,6 +36,7 @@
 
 #include "estimate.h"
 #include "graph.h"
+#include "migrate.h"
 #include "order.h"
 #include "policy.h"
 #include "vl-error.h"
@@ -43,11 +45,6 @@ G_BEGIN_DECLS
 
 /* At most this many moves at once. */
 #define VL_EVACUATE_CONCURRENCY_MAX 16
-/* Until the migration driver lands: the lab's setup and resume times and
- * the usable share of a link (docs/estimator.md, "Inputs"). */
-#define VL_EVACUATE_SETUP_S 1.4
-#define VL_EVACUATE_RESUME_S 0.1
-#define VL_EVACUATE_EFFICIENCY 0.95
 
 /* ---- the graph ------------------------------------------------------- */
 
@@ -143,17 +140,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuatePath, vl_evacuate_path_free)
 gboolean vl_evacuate_path_add_link(VlEvacuatePath *path, const char *name,
                                    double bps, GError **error);
 
-/**
- * vl_evacuate_find_peer:
- * @migration: the policy's migration object (borrowed)
- * @dest_uri: where the domains go
- *
- * Returns: (transfer none) (nullable): the peer whose "uri" is
- * @dest_uri, or NULL
- */
-const VlPeerConfig *vl_evacuate_find_peer(const VlMigrationPolicy *migration,
-                                          const char *dest_uri);
-
 /* vl_evacuate_path_from_peer()'s @max_lanes for the policy's max_lanes. */
 #define VL_EVACUATE_LANES_FROM_POLICY G_MAXUINT
 
@@ -163,23 +149,30 @@ const VlPeerConfig *vl_evacuate_find_peer(const VlMigrationPolicy *migration,
  * @peer: the destination (borrowed)
  * @max_lanes: most lanes besides the base path (0: the base path alone),
  *   or VL_EVACUATE_LANES_FROM_POLICY
- * @error: (out) (optional): VL_ERROR_INVALID when the peer declares no
- *   lane (no rate is then known)
+ * @unavailable: (nullable): lanes that cannot come up
+ *   (vl_migrate_unavailable_lanes()), left out
+ * @error: (out) (optional): VL_ERROR_INVALID when no rate is known for
+ *   the base path (no base_bandwidth_mbit and no lane)
  *
- * The path to @peer: a base path as fast as the first lane (what
- * "virt-lanes migrate" assumes when no base rate is declared), then the
- * peer's lanes in bring-up order, at most @max_lanes of them.
+ * The path to @peer: the base path at the peer's base_bandwidth_mbit,
+ * else as fast as its first lane (what "virt-lanes migrate" assumes
+ * without history), then the peer's lanes in bring-up order, at most
+ * @max_lanes of them.  Channels per link and the downtime limit are the
+ * policy's.
  * Returns: (transfer full): the path
  */
 VlEvacuatePath *vl_evacuate_path_from_peer(const VlMigrationPolicy *migration,
                                            const VlPeerConfig *peer,
-                                           guint max_lanes, GError **error);
+                                           guint max_lanes,
+                                           GHashTable *unavailable,
+                                           GError **error);
 
 /**
  * vl_evacuate_estimate_links:
  * The default VlEvacuateEstimateFunc; @data is a VlEvacuatePath.  Each
- * link's rate (and so the aggregate) is divided by @sharing; one link is
- * one stream, several get channels_per_link multifd channels each.
+ * link's rate (and so the aggregate) is divided by @sharing; the
+ * channels are those the mover will use,
+ * vl_migrate_channels_for(links, channels_per_link, 0).
  */
 gboolean vl_evacuate_estimate_links(gpointer data,
                                     const VlEvacuateDomain *domain,
@@ -308,6 +301,7 @@ typedef enum {
     VL_EVACUATE_EVENT_FINISHED, /* a move ended (state says how) */
     VL_EVACUATE_EVENT_STOPPING, /* no more moves start (error says why) */
     VL_EVACUATE_EVENT_OBSERVED, /* a re-observation ended (dynamic) */
+    VL_EVACUATE_EVENT_NOTE,     /* a mover says something about a move */
 } VlEvacuateEventType;
 
 typedef struct {
@@ -322,6 +316,7 @@ typedef struct {
     double weight_to_moved;     /* STARTED, dynamic: traffic to the
                                  * domains started before */
     const VlGraph *observed;    /* OBSERVED: what was seen (nullable) */
+    const char *note;           /* NOTE */
 } VlEvacuateEvent;
 
 typedef void (*VlEvacuateEventFunc)(VlEvacuateRun *run,
@@ -384,6 +379,8 @@ void vl_evacuate_run_cancel(VlEvacuateRun *run);
 /* Called by movers, on the main context. */
 void vl_evacuate_run_move_progress(VlEvacuateRun *run, guint move,
                                    const VlEvacuateProgress *progress);
+/* A line about a running move for the admin ("lanes up: lane1"). */
+void vl_evacuate_run_move_note(VlEvacuateRun *run, guint move, const char *note);
 /* @moved: the domain is on the destination; otherwise @error says why
  * (copied); @cancelled: it was aborted on request. */
 void vl_evacuate_run_move_done(VlEvacuateRun *run, guint move, gboolean moved,
@@ -404,34 +401,61 @@ gboolean vl_evacuate_run_was_cancelled(const VlEvacuateRun *run);
 /* Whether every domain moved. */
 gboolean vl_evacuate_run_succeeded(const VlEvacuateRun *run);
 
-/* ---- the plain libvirt mover ------------------------------------------ */
+/* ---- the mover: the migration driver (migrate.h) ---------------------- */
 
 /*
- * virDomainMigrateToURI3(LIVE | PEER2PEER) in a GTask thread, the job's
- * statistics polled on the main context, virDomainAbortJob() to cancel.
- * It stands in for the migration driver (lanes, multifd, ETA) until that
- * is merged; the run does not care which mover it gets.
+ * One move as "virt-lanes migrate" makes it: ask the local daemon for
+ * the lanes ("lanes-up", one plan id per move; the daemon counts who
+ * holds a lane), size the multifd channels to the links that came up,
+ * put the plan into the destination XML, run the job (VlMigrateJob:
+ * virDomainMigrateToURI3 in a thread, statistics, ETA, stall abort),
+ * retry once over the base path alone if a migration over lanes fails,
+ * then "lanes-down" and, after a success, clear the plan from the
+ * destination's live metadata.  Blocking steps (lanes, XML) run in
+ * worker threads.  Every step that matters to an admin is reported as a
+ * note (vl_evacuate_run_move_note()).
  */
-typedef struct _VlEvacuateLibvirtMover VlEvacuateLibvirtMover;
+typedef struct _VlEvacuateMigrator VlEvacuateMigrator;
 
-/**
- * vl_evacuate_libvirt_mover_new:
- * @conn: (transfer none): the source connection; a reference is taken
- * @dest_uri: the destination's libvirt URI (copied)
- * @migrate_uri: (nullable): "tcp://ADDRESS" where the destination's QEMU
- *   listens (VIR_MIGRATE_PARAM_URI); NULL lets libvirt choose
- * @poll_ms: job statistics interval, > 0
- */
-VlEvacuateLibvirtMover *vl_evacuate_libvirt_mover_new(virConnectPtr conn,
-                                                      const char *dest_uri,
-                                                      const char *migrate_uri,
-                                                      guint poll_ms);
-void vl_evacuate_libvirt_mover_free(VlEvacuateLibvirtMover *mover);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuateLibvirtMover,
-                              vl_evacuate_libvirt_mover_free)
+/* Makes the job's ops data for one move (the real one wraps
+ * vl_migrate_libvirt_new()); @params: (transfer full). */
+typedef gpointer (*VlEvacuateJobDataNew)(gpointer user_data, virDomainPtr dom,
+                                         const char *dest_uri,
+                                         virTypedParameterPtr params,
+                                         int nparams, unsigned int flags);
 
-/* The ops; their data is a VlEvacuateLibvirtMover. */
-const VlEvacuateMoverOps *vl_evacuate_libvirt_mover_ops(void);
+typedef struct {
+    virConnectPtr conn;         /* the source; a reference is taken */
+    const char *dest_uri;       /* copied */
+    /* borrowed, must outlive the migrator: max_downtime_ms,
+     * channels_per_lane, lane_up_max_s, migration_address */
+    const VlMigrationPolicy *migration;
+    /* nullable, borrowed: the destination in the policy, for lanes and
+     * its migration address */
+    const VlPeerConfig *peer;
+    guint lanes;                /* lanes to ask for, per move (0 = none) */
+    GHashTable *unavailable;    /* nullable, borrowed: lanes not to ask for */
+    /* The daemon; NULL call = none, so no lanes. */
+    VlMigrateDaemonCall call;
+    gpointer call_data;
+    /* The job's libvirt side; NULL for vl_migrate_libvirt_ops() and
+     * vl_migrate_libvirt_new()/vl_migrate_libvirt_free(). */
+    const VlMigrateJobOps *job_ops;
+    VlEvacuateJobDataNew job_data_new;
+    GDestroyNotify job_data_free;
+    gpointer job_user_data;
+    guint poll_ms;              /* 0 = VL_MIGRATE_POLL_MS */
+} VlEvacuateMigratorConfig;
+
+/* Zeroes @config (no daemon, no lanes, libvirt's job ops). */
+void vl_evacuate_migrator_config_init(VlEvacuateMigratorConfig *config);
+
+VlEvacuateMigrator *vl_evacuate_migrator_new(const VlEvacuateMigratorConfig *config);
+void vl_evacuate_migrator_free(VlEvacuateMigrator *migrator);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuateMigrator, vl_evacuate_migrator_free)
+
+/* The ops; their data is a VlEvacuateMigrator. */
+const VlEvacuateMoverOps *vl_evacuate_migrator_ops(void);
 
 /*
  * {"ok", "cancelled", "moved": [names in start order],

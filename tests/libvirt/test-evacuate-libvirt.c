@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The libvirt side of evacuate against the test driver: domain addresses
- * for traffic attribution (traffic.c) and the plain libvirt mover inside
- * a run, whose migrations the test driver refuses.
+ * for traffic attribution (traffic.c), and the mover built on the
+ * migration driver (VlEvacuateMigrator) inside a run: with libvirt's own
+ * job (the test driver refuses to migrate), and with a fake daemon and a
+ * fake job to see the lanes asked for and given back, the channels, the
+ * plan in the destination XML, the retry over the base path and the
+ * cancels.
  */
 #include <config.h>
 
 #include <string.h>
 
 #include "evacuate.h"
+#include "ipc.h"
 #include "traffic.h"
 #include "virt-test.h"
+#include "vl-autoptr.h"
 #include "vl-virt-autoptr.h"
+
+/* ---- addresses ---------------------------------------------------------- */
 
 START_TEST(test_addresses_of_domain)
 {
@@ -34,10 +42,17 @@ START_TEST(test_addresses_of_domain)
 }
 END_TEST
 
-START_TEST(test_addresses_without_interface)
+static char *
+node_uri(void)
 {
     g_autofree char *node = vl_test_data_path("evacuate/node.xml");
-    g_autofree char *uri = g_strdup_printf("test://%s", node);
+
+    return g_strdup_printf("test://%s", node);
+}
+
+START_TEST(test_addresses_without_interface)
+{
+    g_autofree char *uri = node_uri();
     g_autoptr(virConnect) conn = virConnectOpen(uri);
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(VlTrafficAddresses) a = vl_traffic_addresses_new();
@@ -52,71 +67,537 @@ START_TEST(test_addresses_without_interface)
 }
 END_TEST
 
+/* ---- a run ------------------------------------------------------------- */
+
+typedef struct {
+    gboolean done;
+    GPtrArray *notes;           /* "domain: note" */
+} Watch;
+
+static void
+on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e, gpointer user_data)
+{
+    Watch *w = user_data;
+
+    if (e->type == VL_EVACUATE_EVENT_NOTE)
+        g_ptr_array_add(w->notes, g_strdup_printf("%s: %s", e->domain, e->note));
+}
+
 static void
 on_done(VlEvacuateRun *run G_GNUC_UNUSED, gpointer user_data)
 {
-    *(gboolean *)user_data = TRUE;
+    ((Watch *)user_data)->done = TRUE;
 }
 
 static gboolean
-is_true(gpointer data)
+watch_done(gpointer data)
 {
-    return *(gboolean *)data;
+    return ((Watch *)data)->done;
 }
 
-/* The real mover in a run: the migration thread's failure comes back
- * on the main loop with libvirt's reason, and nothing else starts. */
-START_TEST(test_libvirt_mover_failure)
+static gboolean
+has_note(const Watch *w, const char *needle)
 {
-    const char *const names[] = { "web 1", "web;3", NULL };
-    g_autofree char *node = vl_test_data_path("evacuate/node.xml");
-    g_autofree char *uri = g_strdup_printf("test://%s", node);
-    g_autoptr(virConnect) conn = virConnectOpen(uri);
-    g_autoptr(VlGraph) graph = NULL;
-    g_autoptr(GPtrArray) domains = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
-    g_autoptr(VlEvacuatePlan) plan = NULL;
-    g_autoptr(VlEvacuateLibvirtMover) mover = NULL;
-    g_autoptr(VlEvacuateRun) run = NULL;
-    const GError *err = NULL;
-    gboolean done = FALSE;
     guint i;
 
-    ck_assert_ptr_nonnull(conn);
-    graph = vl_evacuate_graph_build(names, NULL, NULL, NULL, NULL);
+    for (i = 0; i < w->notes->len; i++) {
+        if (strstr(g_ptr_array_index(w->notes, i), needle))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static VlEvacuatePlan *
+plan_of(const char *const *names, guint concurrency)
+{
+    g_autoptr(VlGraph) graph = vl_evacuate_graph_build(names, NULL, NULL, NULL, NULL);
+    g_autoptr(GPtrArray) domains = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
+    VlEvacuatePlanConfig config;
+    guint i;
+
     for (i = 0; names[i]; i++)
         g_ptr_array_add(domains, vl_evacuate_domain_new(names[i]));
-    plan = vl_evacuate_plan_compute(graph, domains, NULL, NULL);
-    ck_assert_ptr_nonnull(plan);
+    vl_evacuate_plan_config_init(&config);
+    config.concurrency = concurrency;
+    return vl_evacuate_plan_compute(graph, domains, &config, NULL);
+}
 
-    mover = vl_evacuate_libvirt_mover_new(conn, "test:///default", "tcp://198.19.0.2", 50);
-    run = vl_evacuate_run_new(plan, vl_evacuate_libvirt_mover_ops(), mover);
-    vl_evacuate_run_start(run, NULL, on_done, &done);
-    ck_assert(vl_virt_test_wait(is_true, &done));
+/* Runs @plan through @migrator until done; @cancel_after_ms > 0 cancels
+ * the run that long after the start. */
+static VlEvacuateRun *
+run_plan(const VlEvacuatePlan *plan, VlEvacuateMigrator *migrator, Watch *w,
+         guint cancel_after_ms)
+{
+    VlEvacuateRun *run = vl_evacuate_run_new(plan, vl_evacuate_migrator_ops(), migrator);
+
+    w->done = FALSE;
+    vl_evacuate_run_start(run, on_event, on_done, w);
+    if (cancel_after_ms) {
+        ck_assert(!vl_test_loop_run_until(watch_done, w, cancel_after_ms));
+        vl_evacuate_run_cancel(run);
+    }
+    ck_assert(vl_virt_test_wait(watch_done, w));
+    return run;
+}
+
+/* libvirt's own job: the test driver cannot migrate.  The failure comes
+ * back with libvirt's reason and nothing more starts. */
+START_TEST(test_migrator_libvirt_failure)
+{
+    const char *const names[] = { "web 1", "web;3", NULL };
+    g_autofree char *uri = node_uri();
+    g_autoptr(virConnect) conn = virConnectOpen(uri);
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateMigrator) migrator = NULL;
+    g_autoptr(VlEvacuateRun) run = NULL;
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    VlEvacuateMigratorConfig config;
+    Watch w = { .notes = notes };
+    const GError *err = NULL;
+
+    ck_assert_ptr_nonnull(conn);
+    vl_evacuate_migrator_config_init(&config);
+    config.conn = conn;
+    config.dest_uri = "test:///default";
+    config.poll_ms = 20;
+    migrator = vl_evacuate_migrator_new(&config);
+    run = run_plan(plan, migrator, &w, 0);
 
     ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_FAILED);
     ck_assert_int_eq(vl_evacuate_run_get_state(run, 1), VL_EVACUATE_MOVE_PENDING);
     err = vl_evacuate_run_get_error(run, 0);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err->message, "Migration of 'web 1'") &&
-                  strstr(err->message, "not supported"), "%s", err->message);
+    ck_assert_msg(strstr(err->message, "not supported") != NULL, "%s", err->message);
+    /* no lanes were asked for: one link, a note says so */
+    ck_assert(has_note(&w, "1 link (the base path)"));
     g_clear_pointer(&run, vl_evacuate_run_free);
 
-    /* a domain that is not there fails at start, with its name */
+    /* a domain that is not there fails at start, named */
     {
         const char *const ghost[] = { "no such domain", NULL };
-        g_autoptr(VlGraph) g2 = vl_evacuate_graph_build(ghost, NULL, NULL, NULL, NULL);
-        g_autoptr(GPtrArray) d2 = g_ptr_array_new_with_free_func((GDestroyNotify)vl_evacuate_domain_free);
-        g_autoptr(VlEvacuatePlan) p2 = NULL;
+        g_autoptr(VlEvacuatePlan) p2 = plan_of(ghost, 1);
 
-        g_ptr_array_add(d2, vl_evacuate_domain_new(ghost[0]));
-        p2 = vl_evacuate_plan_compute(g2, d2, NULL, NULL);
-        done = FALSE;
-        run = vl_evacuate_run_new(p2, vl_evacuate_libvirt_mover_ops(), mover);
-        vl_evacuate_run_start(run, NULL, on_done, &done);
-        ck_assert(vl_virt_test_wait(is_true, &done));
-        err = vl_evacuate_run_get_error(run, 0);
-        ck_assert_ptr_nonnull(strstr(err->message, "'no such domain'"));
+        run = run_plan(p2, migrator, &w, 0);
+        ck_assert_ptr_nonnull(strstr(vl_evacuate_run_get_error(run, 0)->message,
+                                     "'no such domain'"));
     }
+}
+END_TEST
+
+/* ---- fakes: the daemon and the job ---------------------------------------- */
+
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    GPtrArray *requests;        /* "lanes-up PLAN lane1,lane2", "lanes-down PLAN" */
+    gboolean hold_lanes_up;     /* lanes-up waits until released */
+    gboolean fail_with_lanes;   /* jobs whose XML carries a plan fail */
+    gboolean hold_jobs;         /* jobs run until aborted */
+    guint jobs;
+    guint aborts;
+    GPtrArray *job_log;         /* "channels=N plan=yes|no uri=..." */
+} Fake;
+
+static json_object *
+fake_call(gpointer data, json_object *request, guint timeout_ms G_GNUC_UNUSED,
+          GError **error G_GNUC_UNUSED)
+{
+    Fake *f = data;
+    json_object *v = NULL;
+    const char *type = NULL;
+    const char *plan = NULL;
+    json_object *reply = NULL;
+
+    ck_assert(json_object_object_get_ex(request, "type", &v));
+    type = json_object_get_string(v);
+    ck_assert(json_object_object_get_ex(request, "plan_id", &v));
+    plan = json_object_get_string(v);
+
+    g_mutex_lock(&f->lock);
+    if (g_str_equal(type, "lanes-up")) {
+        json_object *lanes = NULL;
+        json_object *report = json_object_new_object();
+        json_object *out = json_object_new_array();
+        g_autoptr(GString) names = g_string_new(NULL);
+        size_t i;
+
+        while (f->hold_lanes_up)
+            g_cond_wait(&f->cond, &f->lock);
+        ck_assert(json_object_object_get_ex(request, "lanes", &lanes));
+        for (i = 0; i < json_object_array_length(lanes); i++) {
+            const char *name = json_object_get_string(json_object_array_get_idx(lanes, i));
+            json_object *o = json_object_new_object();
+
+            g_string_append_printf(names, "%s%s", i ? "," : "", name);
+            json_object_object_add(o, "interface", json_object_new_string(name));
+            json_object_object_add(o, "up", json_object_new_boolean(TRUE));
+            json_object_array_add(out, o);
+        }
+        g_ptr_array_add(f->requests, g_strdup_printf("lanes-up %s %s", plan, names->str));
+        json_object_object_add(report, "plan_id", json_object_new_string(plan));
+        json_object_object_add(report, "lanes", out);
+        reply = vl_ipc_reply_new_ok();
+        json_object_object_add(reply, "report", report);
+    } else {
+        ck_assert_str_eq(type, "lanes-down");
+        g_ptr_array_add(f->requests, g_strdup_printf("lanes-down %s", plan));
+        reply = vl_ipc_reply_new_ok();
+        json_object_object_add(reply, "down", json_object_new_int(2));
+    }
+    g_mutex_unlock(&f->lock);
+    return reply;
+}
+
+typedef struct {
+    Fake *f;
+    virTypedParameterPtr params;
+    int nparams;
+    gboolean fail;
+    gboolean hold;
+    gboolean aborted;
+    gboolean running;
+} FakeJob;
+
+static gpointer
+fake_job_new(gpointer user_data, virDomainPtr dom G_GNUC_UNUSED,
+             const char *dest_uri G_GNUC_UNUSED, virTypedParameterPtr params,
+             int nparams, unsigned int flags)
+{
+    Fake *f = user_data;
+    FakeJob *j = g_new0(FakeJob, 1);
+    const char *xml = NULL;
+    const char *uri = NULL;
+    int channels = 0;
+
+    virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_DEST_XML, &xml);
+    virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_URI, &uri);
+    virTypedParamsGetInt(params, nparams, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, &channels);
+    j->f = f;
+    j->params = params;
+    j->nparams = nparams;
+    g_mutex_lock(&f->lock);
+    f->jobs++;
+    j->fail = f->fail_with_lanes && xml != NULL;
+    j->hold = f->hold_jobs;
+    g_ptr_array_add(f->job_log,
+                    g_strdup_printf("channels=%d parallel=%s plan=%s uri=%s",
+                                    channels, flags & VIR_MIGRATE_PARALLEL ? "yes" : "no",
+                                    xml && strstr(xml, "https://virt-lanes.org/xmlns/plan/1.0") ?
+                                    "yes" : "no", uri ? uri : "-"));
+    g_mutex_unlock(&f->lock);
+    return j;
+}
+
+static void
+fake_job_free(gpointer data)
+{
+    FakeJob *j = data;
+
+    virTypedParamsFree(j->params, j->nparams);
+    g_free(j);
+}
+
+static gboolean
+fake_migrate(gpointer data, GError **error)
+{
+    FakeJob *j = data;
+    gboolean ok;
+
+    g_mutex_lock(&j->f->lock);
+    j->running = TRUE;
+    while (j->hold && !j->aborted)
+        g_cond_wait(&j->f->cond, &j->f->lock);
+    j->running = FALSE;
+    ok = !j->fail && !j->aborted;
+    if (!ok)
+        g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "%s",
+                    j->aborted ? "operation aborted: canceled by client" :
+                    "internal error: a lane is down on the destination");
+    g_mutex_unlock(&j->f->lock);
+    return ok;
+}
+
+static gboolean
+fake_stats(gpointer data, gboolean completed, VlMigrateJobStats *stats,
+           GError **error G_GNUC_UNUSED)
+{
+    FakeJob *j = data;
+    VlMigrateJobStats s = { 0 };
+
+    s.downtime_ms = NAN;
+    s.sample.page_size = 4096;
+    s.sample.memory_total = 1000 * 4096;
+    s.has_memory = TRUE;
+    s.sample.memory_processed = 100 * 4096;
+    s.sample.memory_remaining = 900 * 4096;
+    s.sample.time_elapsed_ms = 100;
+    s.sample.memory_iteration = 1;
+    g_mutex_lock(&j->f->lock);
+    s.type = completed ? (j->fail || j->aborted ? VIR_DOMAIN_JOB_FAILED :
+                          VIR_DOMAIN_JOB_COMPLETED) : VIR_DOMAIN_JOB_UNBOUNDED;
+    g_mutex_unlock(&j->f->lock);
+    *stats = s;
+    return TRUE;
+}
+
+static gboolean
+fake_abort(gpointer data, GError **error G_GNUC_UNUSED)
+{
+    FakeJob *j = data;
+
+    g_mutex_lock(&j->f->lock);
+    j->f->aborts++;
+    j->aborted = TRUE;
+    g_cond_broadcast(&j->f->cond);
+    g_mutex_unlock(&j->f->lock);
+    return TRUE;
+}
+
+static gboolean
+fake_downtime(gpointer data G_GNUC_UNUSED, guint ms G_GNUC_UNUSED,
+              GError **error G_GNUC_UNUSED)
+{
+    return TRUE;
+}
+
+static const VlMigrateJobOps fake_job_ops = {
+    .migrate = fake_migrate,
+    .job_stats = fake_stats,
+    .abort_job = fake_abort,
+    .set_max_downtime = fake_downtime,
+};
+
+static const char policy_json[] =
+    "{ \"migration\": { \"max_lanes\": 2, \"channels_per_lane\": 2, \"lane_up_max_s\": 1,\n"
+    "  \"migration_address\": \"198.19.0.1\",\n"
+    "  \"peers\": [ { \"name\": \"b\", \"uri\": \"test:///default\",\n"
+    "    \"migration_address\": \"198.19.0.2\", \"lanes\": [\n"
+    "    { \"interface\": \"lane1\", \"address\": \"198.18.11.1/24\", \"peer_address\": \"198.18.11.2\", \"bandwidth_mbit\": 200 },\n"
+    "    { \"interface\": \"lane2\", \"address\": \"198.18.12.1/24\", \"peer_address\": \"198.18.12.2\", \"bandwidth_mbit\": 200 } ] } ] } }";
+
+typedef struct {
+    virConnectPtr conn;
+    VlPolicy *policy;
+    Fake fake;
+    VlEvacuateMigrator *migrator;
+    GPtrArray *notes;
+} Fixture;
+
+static void
+fixture_init(Fixture *fx, guint lanes)
+{
+    g_autofree char *uri = node_uri();
+    VlEvacuateMigratorConfig config;
+
+    memset(fx, 0, sizeof(*fx));
+    fx->conn = virConnectOpen(uri);
+    ck_assert_ptr_nonnull(fx->conn);
+    fx->policy = vl_policy_load_data("p.json", policy_json, strlen(policy_json), NULL);
+    ck_assert_ptr_nonnull(fx->policy);
+    g_mutex_init(&fx->fake.lock);
+    g_cond_init(&fx->fake.cond);
+    fx->fake.requests = g_ptr_array_new_with_free_func(g_free);
+    fx->fake.job_log = g_ptr_array_new_with_free_func(g_free);
+    fx->notes = g_ptr_array_new_with_free_func(g_free);
+
+    vl_evacuate_migrator_config_init(&config);
+    config.conn = fx->conn;
+    config.dest_uri = "test:///default";
+    config.migration = fx->policy->migration;
+    config.peer = g_ptr_array_index(fx->policy->migration->peers, 0);
+    config.lanes = lanes;
+    config.call = fake_call;
+    config.call_data = &fx->fake;
+    config.job_ops = &fake_job_ops;
+    config.job_data_new = fake_job_new;
+    config.job_data_free = fake_job_free;
+    config.job_user_data = &fx->fake;
+    config.poll_ms = 20;
+    fx->migrator = vl_evacuate_migrator_new(&config);
+}
+
+static void
+fixture_clear(Fixture *fx)
+{
+    g_clear_pointer(&fx->migrator, vl_evacuate_migrator_free);
+    g_clear_pointer(&fx->policy, vl_policy_free);
+    g_clear_pointer(&fx->conn, virConnectClose);
+    g_clear_pointer(&fx->fake.requests, g_ptr_array_unref);
+    g_clear_pointer(&fx->fake.job_log, g_ptr_array_unref);
+    g_clear_pointer(&fx->notes, g_ptr_array_unref);
+    g_mutex_clear(&fx->fake.lock);
+    g_cond_clear(&fx->fake.cond);
+}
+
+static guint
+count_prefix(GPtrArray *list, const char *prefix)
+{
+    guint i, n = 0;
+
+    for (i = 0; i < list->len; i++) {
+        if (g_str_has_prefix(g_ptr_array_index(list, i), prefix))
+            n++;
+    }
+    return n;
+}
+
+/* Two moves at once over the lanes: each asks for both lanes under its
+ * own plan id, migrates with 3 links' channels and the plan in its
+ * destination XML to the peer's migration address, and gives its lanes
+ * back. */
+START_TEST(test_migrator_lanes)
+{
+    const char *const names[] = { "web 1", "db'x", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 2);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    Fixture fx;
+    Watch w;
+    guint i;
+
+    fixture_init(&fx, 2);
+    w.notes = fx.notes;
+    run = run_plan(plan, fx.migrator, &w, 0);
+    ck_assert(vl_evacuate_run_succeeded(run));
+    ck_assert_uint_eq(fx.fake.jobs, 2);
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-up "), 2);
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 2);
+    for (i = 0; i < fx.fake.requests->len; i++) {
+        const char *r = g_ptr_array_index(fx.fake.requests, i);
+
+        if (g_str_has_prefix(r, "lanes-up "))
+            ck_assert_msg(g_str_has_suffix(r, " lane1,lane2"), "%s", r);
+    }
+    /* distinct plan ids, each given back */
+    {
+        g_auto(GStrv) a = g_strsplit(g_ptr_array_index(fx.fake.requests, 0), " ", 3);
+        g_auto(GStrv) b = g_strsplit(g_ptr_array_index(fx.fake.requests, 1), " ", 3);
+        g_autofree char *down_a = g_strdup_printf("lanes-down %s", a[1]);
+
+        ck_assert_str_ne(a[1], b[1]);
+        for (i = 0; i < fx.fake.requests->len; i++) {
+            if (g_str_equal(g_ptr_array_index(fx.fake.requests, i), down_a))
+                break;
+        }
+        ck_assert_uint_lt(i, fx.fake.requests->len);
+    }
+    for (i = 0; i < fx.fake.job_log->len; i++)
+        ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, i),
+                         "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
+    ck_assert(has_note(&w, "web 1: 3 links (the base path and lane1, lane2), 6 multifd channels"));
+    ck_assert(has_note(&w, "lanes down: 2"));
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    fixture_clear(&fx);
+}
+END_TEST
+
+/* A migration over lanes fails: the lanes go back, then one retry over
+ * the base path alone succeeds. */
+START_TEST(test_migrator_retry_without_lanes)
+{
+    const char *const names[] = { "web;3", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    Fixture fx;
+    Watch w;
+
+    fixture_init(&fx, 2);
+    fx.fake.fail_with_lanes = TRUE;
+    w.notes = fx.notes;
+    run = run_plan(plan, fx.migrator, &w, 0);
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_MOVED);
+    ck_assert_uint_eq(fx.fake.jobs, 2);
+    ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, 0),
+                     "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
+    ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, 1),
+                     "channels=2 parallel=yes plan=no uri=tcp://198.19.0.2");
+    /* up, down before the retry, nothing more */
+    ck_assert_uint_eq(fx.fake.requests->len, 2);
+    ck_assert(g_str_has_prefix(g_ptr_array_index(fx.fake.requests, 1), "lanes-down "));
+    ck_assert(has_note(&w, "retrying over the base path only"));
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    fixture_clear(&fx);
+}
+END_TEST
+
+/* Without lanes asked for, a failure is final. */
+START_TEST(test_migrator_no_lanes_no_retry)
+{
+    const char *const names[] = { "web;3", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    Fixture fx;
+    Watch w;
+
+    fixture_init(&fx, 0);
+    w.notes = fx.notes;
+    run = run_plan(plan, fx.migrator, &w, 0);
+    ck_assert(vl_evacuate_run_succeeded(run));
+    ck_assert_uint_eq(fx.fake.requests->len, 0);
+    ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, 0),
+                     "channels=2 parallel=yes plan=no uri=tcp://198.19.0.2");
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    fixture_clear(&fx);
+}
+END_TEST
+
+static gboolean
+release_lanes(gpointer data)
+{
+    Fake *f = data;
+
+    g_mutex_lock(&f->lock);
+    f->hold_lanes_up = FALSE;
+    g_cond_broadcast(&f->cond);
+    g_mutex_unlock(&f->lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* Ctrl-C while the lanes come up: no job starts, the lanes go back, the
+ * move is cancelled and the next one never starts. */
+START_TEST(test_migrator_cancel_while_preparing)
+{
+    const char *const names[] = { "web 1", "web;3", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    Fixture fx;
+    Watch w;
+
+    fixture_init(&fx, 2);
+    fx.fake.hold_lanes_up = TRUE;
+    w.notes = fx.notes;
+    /* the daemon answers 300 ms after the cancel */
+    g_timeout_add(400, release_lanes, &fx.fake);
+    run = run_plan(plan, fx.migrator, &w, 100);
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_CANCELLED);
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 1), VL_EVACUATE_MOVE_PENDING);
+    ck_assert_uint_eq(fx.fake.jobs, 0);
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    fixture_clear(&fx);
+}
+END_TEST
+
+/* Ctrl-C during the job: the job is aborted, the lanes go back. */
+START_TEST(test_migrator_cancel_job)
+{
+    const char *const names[] = { "web 1", "web;3", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    Fixture fx;
+    Watch w;
+
+    fixture_init(&fx, 2);
+    fx.fake.hold_jobs = TRUE;
+    w.notes = fx.notes;
+    run = run_plan(plan, fx.migrator, &w, 300);
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_CANCELLED);
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 1), VL_EVACUATE_MOVE_PENDING);
+    ck_assert_uint_eq(fx.fake.jobs, 1);
+    ck_assert_uint_ge(fx.fake.aborts, 1);
+    /* cancelled, not retried over the base path */
+    ck_assert(!has_note(&w, "retrying"));
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -124,11 +605,19 @@ static Suite *
 evacuate_libvirt_suite(void)
 {
     Suite *s = suite_create("evacuate-libvirt");
-    TCase *tc = tcase_create("libvirt");
+    TCase *tc = tcase_create("addresses");
 
     tcase_add_test(tc, test_addresses_of_domain);
     tcase_add_test(tc, test_addresses_without_interface);
-    tcase_add_test(tc, test_libvirt_mover_failure);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("migrator");
+    tcase_add_test(tc, test_migrator_libvirt_failure);
+    tcase_add_test(tc, test_migrator_lanes);
+    tcase_add_test(tc, test_migrator_retry_without_lanes);
+    tcase_add_test(tc, test_migrator_no_lanes_no_retry);
+    tcase_add_test(tc, test_migrator_cancel_while_preparing);
+    tcase_add_test(tc, test_migrator_cancel_job);
     suite_add_tcase(s, tc);
     return s;
 }

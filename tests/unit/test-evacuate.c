@@ -444,25 +444,27 @@ static const char policy_json[] =
     "    { \"interface\": \"lane1\", \"address\": \"198.18.11.1/24\", \"peer_address\": \"198.18.11.2\", \"bandwidth_mbit\": 200 },\n"
     "    { \"interface\": \"lane2\", \"address\": \"198.18.12.1/24\", \"peer_address\": \"198.18.12.2\", \"bandwidth_mbit\": 100 },\n"
     "    { \"interface\": \"lane3\", \"address\": \"198.18.13.1/24\", \"peer_address\": \"198.18.13.2\", \"bandwidth_mbit\": 100 } ] },\n"
-    "  { \"name\": \"c\", \"uri\": \"qemu+tcp://198.18.0.13/system\" } ] } }";
+    "  { \"name\": \"c\", \"uri\": \"qemu+tcp://198.18.0.13/system\" },\n"
+    "  { \"name\": \"d\", \"uri\": \"qemu+tcp://198.18.0.14/system\", \"base_bandwidth_mbit\": 1000 } ] } }";
 
 START_TEST(test_path_from_policy)
 {
     g_autoptr(VlPolicy) policy = vl_policy_load_data("p.json", policy_json,
                                                      strlen(policy_json), NULL);
     g_autoptr(VlEvacuatePath) path = NULL;
+    g_autoptr(GHashTable) unavailable = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GError) error = NULL;
     const VlPeerConfig *peer = NULL;
     const VlEvacuateLink *link = NULL;
 
     ck_assert_ptr_nonnull(policy);
-    ck_assert_ptr_null(vl_evacuate_find_peer(policy->migration, "qemu+tcp://198.18.0.99/system"));
-    peer = vl_evacuate_find_peer(policy->migration, "qemu+tcp://198.18.0.12/system");
+    peer = vl_migrate_find_peer(policy->migration, "qemu+tcp://198.18.0.12/system", NULL, NULL);
     ck_assert_ptr_nonnull(peer);
 
-    /* the base path (as fast as lane1) and max_lanes lanes */
+    /* the base path (as fast as lane1, no base rate declared) and
+     * max_lanes lanes */
     path = vl_evacuate_path_from_peer(policy->migration, peer,
-                                      VL_EVACUATE_LANES_FROM_POLICY, &error);
+                                      VL_EVACUATE_LANES_FROM_POLICY, NULL, &error);
     ck_assert_ptr_nonnull(path);
     ck_assert_uint_eq(path->links->len, 3 + 1);
     link = g_ptr_array_index(path->links, 0);
@@ -475,16 +477,35 @@ START_TEST(test_path_from_policy)
     ck_assert_double_eq(path->max_downtime_s, 0.5);
     g_clear_pointer(&path, vl_evacuate_path_free);
 
-    path = vl_evacuate_path_from_peer(policy->migration, peer, 1, &error);
+    path = vl_evacuate_path_from_peer(policy->migration, peer, 1, NULL, &error);
     ck_assert_uint_eq(path->links->len, 2);
     g_clear_pointer(&path, vl_evacuate_path_free);
-    path = vl_evacuate_path_from_peer(policy->migration, peer, 0, &error);
+    path = vl_evacuate_path_from_peer(policy->migration, peer, 0, NULL, &error);
     ck_assert_uint_eq(path->links->len, 1);
     g_clear_pointer(&path, vl_evacuate_path_free);
 
-    peer = vl_evacuate_find_peer(policy->migration, "qemu+tcp://198.18.0.13/system");
+    /* a lane the daemon cannot bring up is left out, the next one used */
+    g_hash_table_insert(unavailable, (gpointer)"lane1", (gpointer)"held for another peer");
+    path = vl_evacuate_path_from_peer(policy->migration, peer, 2, unavailable, &error);
+    ck_assert_uint_eq(path->links->len, 3);
+    ck_assert_str_eq(((VlEvacuateLink *)g_ptr_array_index(path->links, 1))->name, "lane2");
+    ck_assert_str_eq(((VlEvacuateLink *)g_ptr_array_index(path->links, 2))->name, "lane3");
+    /* the base path keeps the first lane's rate all the same */
+    ck_assert_double_eq(((VlEvacuateLink *)g_ptr_array_index(path->links, 0))->bps, 200e6 / 8);
+    g_clear_pointer(&path, vl_evacuate_path_free);
+
+    /* a declared base rate wins; no lane is needed then */
+    peer = vl_migrate_find_peer(policy->migration, "qemu+tcp://198.18.0.14/system", NULL, NULL);
+    path = vl_evacuate_path_from_peer(policy->migration, peer,
+                                      VL_EVACUATE_LANES_FROM_POLICY, NULL, &error);
+    ck_assert_ptr_nonnull(path);
+    ck_assert_uint_eq(path->links->len, 1);
+    ck_assert_double_eq(((VlEvacuateLink *)g_ptr_array_index(path->links, 0))->bps, 1000e6 / 8);
+    g_clear_pointer(&path, vl_evacuate_path_free);
+
+    peer = vl_migrate_find_peer(policy->migration, "qemu+tcp://198.18.0.13/system", NULL, NULL);
     ck_assert_ptr_nonnull(peer);
-    ck_assert_ptr_null(vl_evacuate_path_from_peer(policy->migration, peer, 0, &error));
+    ck_assert_ptr_null(vl_evacuate_path_from_peer(policy->migration, peer, 0, NULL, &error));
     ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
     ck_assert_ptr_nonnull(strstr(error->message, "'c'"));
 }
@@ -527,10 +548,10 @@ START_TEST(test_estimate_links_shared)
     in.lane_bps = lanes;
     in.n_lanes = 2;
     in.channels = 4;
-    in.efficiency = VL_EVACUATE_EFFICIENCY;
+    in.efficiency = VL_MIGRATE_EFFICIENCY;
     in.max_downtime_s = path->max_downtime_s;
-    in.setup_s = VL_EVACUATE_SETUP_S;
-    in.resume_s = VL_EVACUATE_RESUME_S;
+    in.setup_s = VL_MIGRATE_SETUP_S;
+    in.resume_s = VL_MIGRATE_RESUME_S;
     ck_assert(vl_estimate_run(&in, &expect, NULL));
     ck_assert_double_eq_tol(shared.estimate.total_time_s, expect.total_time_s, 1e-9);
     ck_assert_uint_eq(shared.estimate.iterations, expect.iterations);
@@ -538,10 +559,11 @@ START_TEST(test_estimate_links_shared)
     vl_evacuate_move_estimate_clear(&alone);
     vl_evacuate_move_estimate_clear(&shared);
 
-    /* one link is one stream; unknown memory is no estimate */
+    /* one link gets the channels of one link, as the mover does;
+     * unknown memory is no estimate */
     g_ptr_array_set_size(path->links, 1);
     ck_assert(vl_evacuate_estimate_links(path, d, 1, &alone, NULL));
-    ck_assert_uint_eq(alone.channels, 0);
+    ck_assert_uint_eq(alone.channels, vl_migrate_channels_for(1, path->channels_per_link, 0));
     vl_evacuate_move_estimate_clear(&alone);
     d->memory_bytes = 0;
     ck_assert(vl_evacuate_estimate_links(path, d, 1, &alone, NULL));
@@ -732,6 +754,8 @@ on_event(VlEvacuateRun *run, const VlEvacuateEvent *e, gpointer user_data)
     case VL_EVACUATE_EVENT_STOPPING:
         w->stopping++;
         ck_assert_ptr_nonnull(e->error);
+        break;
+    case VL_EVACUATE_EVENT_NOTE:
         break;
     case VL_EVACUATE_EVENT_OBSERVED:
         w->observed++;
