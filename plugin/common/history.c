@@ -28,6 +28,7 @@ vl_history_record_new(void)
     VlHistoryRecord *r = g_new0(VlHistoryRecord, 1);
 
     r->predicted_time_s = NAN;
+    r->move_overhead_s = NAN;
     return r;
 }
 
@@ -103,7 +104,8 @@ check_record(const VlHistoryRecord *r, GError **error)
            check_double(r->memory_bps, FALSE, "memory_bps", error) &&
            check_double(r->downtime_ms, FALSE, "downtime_ms", error) &&
            check_double(r->dirty_rate_bps, FALSE, "dirty_rate_bps", error) &&
-           check_double(r->predicted_time_s, TRUE, "predicted_time_s", error);
+           check_double(r->predicted_time_s, TRUE, "predicted_time_s", error) &&
+           check_double(r->move_overhead_s, TRUE, "move_overhead_s", error);
 }
 
 static void
@@ -146,6 +148,8 @@ vl_history_record_to_line(const VlHistoryRecord *r, GError **error)
                            json_object_new_int64(r->channels));
     if (!isnan(r->predicted_time_s))
         add_double(obj, "predicted_time_s", r->predicted_time_s);
+    if (!isnan(r->move_overhead_s))
+        add_double(obj, "move_overhead_s", r->move_overhead_s);
 
     return g_strdup(json_object_to_json_string_ext(
         obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -266,7 +270,8 @@ vl_history_record_from_line(const char *line, gsize len, GError **error)
         !get_double(obj, "memory_bps", FALSE, &r->memory_bps, error) ||
         !get_double(obj, "downtime_ms", FALSE, &r->downtime_ms, error) ||
         !get_double(obj, "dirty_rate_bps", FALSE, &r->dirty_rate_bps, error) ||
-        !get_double(obj, "predicted_time_s", TRUE, &r->predicted_time_s, error))
+        !get_double(obj, "predicted_time_s", TRUE, &r->predicted_time_s, error) ||
+        !get_double(obj, "move_overhead_s", TRUE, &r->move_overhead_s, error))
         return NULL;
 
     return g_steal_pointer(&r);
@@ -492,13 +497,22 @@ compare_double(gconstpointer a, gconstpointer b)
     return (x > y) - (x < y);
 }
 
+static double
+median_of(GArray *values)
+{
+    double *v = (double *)(void *)values->data;
+
+    g_array_sort(values, compare_double);
+    return values->len % 2 ? v[values->len / 2]
+                           : (v[values->len / 2 - 1] + v[values->len / 2]) / 2;
+}
+
 gboolean
 vl_history_learned_bps(const VlHistory *history, guint lanes,
                        guint max_recent, double *bps)
 {
     g_autoptr(GArray) values = NULL;
     guint i;
-    double *v;
 
     g_return_val_if_fail(history != NULL, FALSE);
     g_return_val_if_fail(bps != NULL, FALSE);
@@ -515,10 +529,34 @@ vl_history_learned_bps(const VlHistory *history, guint lanes,
     if (values->len == 0)
         return FALSE;
 
-    g_array_sort(values, compare_double);
-    v = (double *)(void *)values->data;
-    *bps = values->len % 2 ? v[values->len / 2]
-                           : (v[values->len / 2 - 1] + v[values->len / 2]) / 2;
+    *bps = median_of(values);
+    return TRUE;
+}
+
+gboolean
+vl_history_learned_overhead(const VlHistory *history, guint max_recent,
+                            double *overhead_s, guint *count)
+{
+    g_autoptr(GArray) values = NULL;
+    guint i;
+
+    g_return_val_if_fail(history != NULL, FALSE);
+    g_return_val_if_fail(overhead_s != NULL, FALSE);
+
+    if (max_recent == 0)
+        max_recent = DEFAULT_RECENT;
+    values = g_array_new(FALSE, FALSE, sizeof(double));
+    for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
+        const VlHistoryRecord *r = g_ptr_array_index(history->records, i - 1);
+
+        if (!isnan(r->move_overhead_s))
+            g_array_append_val(values, r->move_overhead_s);
+    }
+    if (values->len == 0)
+        return FALSE;
+    if (count)
+        *count = values->len;
+    *overhead_s = median_of(values);
     return TRUE;
 }
 

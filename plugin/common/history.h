@@ -13,7 +13,10 @@
  *   {"v":1,"time":1700000000,"domain":"web-1","memory_bytes":1073741824,
  *    "processed_bytes":894435328,"total_time_s":38.8,"memory_bps":23907532,
  *    "iterations":3,"downtime_ms":362,"dirty_rate_bps":0,"lanes":1,
- *    "channels":0,"predicted_time_s":39.1}
+ *    "channels":0,"predicted_time_s":39.1,"move_overhead_s":2.7}
+ * "move_overhead_s" (optional) is what the whole move took besides the
+ * job and the lanes coming up (docs/estimator.md, "The fixed cost of a
+ * move"); only "virt-lanes evacuate" writes it so far.
  * Unknown keys are ignored so that newer writers do not break older
  * readers; a different "v" makes the line count as bad.
  */
@@ -44,6 +47,7 @@ typedef struct {
     guint lanes;
     guint channels;             /* multifd channels; 0 = none */
     double predicted_time_s;    /* NAN when there was no prediction */
+    double move_overhead_s;     /* NAN when not measured */
 } VlHistoryRecord;
 
 VlHistoryRecord *vl_history_record_new(void);
@@ -90,6 +94,19 @@ VlHistory *vl_history_load(const char *path, GError **error);
  */
 gboolean vl_history_learned_bps(const VlHistory *history, guint lanes,
                                 guint max_recent, double *bps);
+
+/**
+ * vl_history_learned_overhead:
+ * @max_recent: look at this many most recent runs that carry
+ *   "move_overhead_s" (0 = 10)
+ * @overhead_s: (out): their median
+ * @count: (out) (optional): how many runs it came from
+ *
+ * Returns FALSE (and leaves the outs alone) when no run carries one.
+ */
+gboolean vl_history_learned_overhead(const VlHistory *history,
+                                     guint max_recent, double *overhead_s,
+                                     guint *count);
 
 /**
  * vl_history_prediction_error:

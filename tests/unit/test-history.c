@@ -156,9 +156,70 @@ START_TEST(test_no_prediction)
     g_autofree char *line = vl_history_record_to_line(r, NULL);
 
     ck_assert(!strstr(line, "predicted"));
+    ck_assert(!strstr(line, "move_overhead_s"));
     back = vl_history_record_from_line(line, strlen(line), NULL);
     ck_assert(isnan(back->predicted_time_s));
+    ck_assert(isnan(back->move_overhead_s));
     ck_assert_uint_eq(back->channels, 6);
+}
+END_TEST
+
+/* The optional fixed cost of a move: written last, read back, checked. */
+START_TEST(test_move_overhead_key)
+{
+    g_autoptr(VlHistoryRecord) r = sample_record(5, "x", 3, 6e7);
+    g_autoptr(VlHistoryRecord) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *line = NULL;
+    static const char bad[] =
+        "{\"v\":1,\"time\":5,\"domain\":\"x\",\"memory_bytes\":1,\"processed_bytes\":1,"
+        "\"total_time_s\":1,\"memory_bps\":1,\"iterations\":1,\"downtime_ms\":1,"
+        "\"dirty_rate_bps\":0,\"lanes\":1,\"channels\":0,\"move_overhead_s\":-2}";
+
+    r->move_overhead_s = 2.75;
+    line = vl_history_record_to_line(r, NULL);
+    ck_assert(g_str_has_suffix(line, ",\"move_overhead_s\":2.75}"));
+    back = vl_history_record_from_line(line, strlen(line), NULL);
+    ck_assert_ptr_nonnull(back);
+    ck_assert(back->move_overhead_s == 2.75);
+
+    ck_assert_ptr_null(vl_history_record_from_line(bad, strlen(bad), &error));
+    ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
+    ck_assert_ptr_nonnull(strstr(error->message, "'move_overhead_s'"));
+    g_clear_error(&error);
+    r->move_overhead_s = INFINITY;
+    ck_assert_ptr_null(vl_history_record_to_line(r, &error));
+    ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
+}
+END_TEST
+
+/* The median of the most recent runs that carry a fixed cost. */
+START_TEST(test_learned_overhead)
+{
+    static const double costs[] = { 40, NAN, 2.5, 3.5, NAN, 1.0, 6.0, 2.0 };
+    g_autoptr(VlHistory) h = vl_history_new();
+    double overhead = -1;
+    guint count = 0;
+    guint i;
+
+    ck_assert(!vl_history_learned_overhead(h, 0, &overhead, &count));
+    ck_assert(overhead == -1 && count == 0);
+    for (i = 0; i < G_N_ELEMENTS(costs); i++) {
+        VlHistoryRecord *r = sample_record(i, "d", 1, 1e7);
+
+        r->move_overhead_s = costs[i];
+        g_ptr_array_add(h->records, r);
+    }
+    /* last 3 with one: 1.0, 6.0, 2.0 -> 2.0 */
+    ck_assert(vl_history_learned_overhead(h, 3, &overhead, &count));
+    ck_assert_double_eq(overhead, 2.0);
+    ck_assert_uint_eq(count, 3);
+    /* last 4: 3.5, 1.0, 6.0, 2.0 -> (2.0 + 3.5) / 2 */
+    ck_assert(vl_history_learned_overhead(h, 4, &overhead, &count));
+    ck_assert_double_eq(overhead, 2.75);
+    /* all six (the default window is 10): 40, 2.5, 3.5, 1, 6, 2 -> 3.0 */
+    ck_assert(vl_history_learned_overhead(h, 0, &overhead, NULL));
+    ck_assert_double_eq(overhead, 3.0);
 }
 END_TEST
 
@@ -424,6 +485,7 @@ history_suite(void)
     tc = tcase_create("line");
     tcase_add_test(tc, test_golden_line);
     tcase_add_test(tc, test_no_prediction);
+    tcase_add_test(tc, test_move_overhead_key);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("file");
@@ -436,6 +498,7 @@ history_suite(void)
 
     tc = tcase_create("learning");
     tcase_add_test(tc, test_learned_bps);
+    tcase_add_test(tc, test_learned_overhead);
     tcase_add_test(tc, test_prediction_error);
     suite_add_tcase(s, tc);
 
