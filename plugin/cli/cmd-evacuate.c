@@ -52,6 +52,8 @@ typedef struct {
     guint observe_s;
     guint dirty_sample_s;
     gboolean dirty_sample_given;
+    char *history_path;
+    gboolean no_history;
     const VlCliOptions *opts;
 
     /* state */
@@ -128,6 +130,10 @@ parse_args(Evacuation *ev, int argc, char **argv)
           "Sample the connection tracking table over this long (0-60, default 2; 0: declared affinities only)", "S" },
         { "dirty-sample", 0, 0, G_OPTION_ARG_STRING, &s_dirty,
           "Measure each guest's dirty rate over this long (0-60; 0: assume 0). Default: virt-lanesd's sampled rate when fresh, else 3", "S" },
+        { "history", 0, 0, G_OPTION_ARG_FILENAME, &ev->history_path,
+          "History file: the fixed cost per move is learned from it and each move recorded (default: " VL_STATEDIR "/history.jsonl)", "FILE" },
+        { "no-history", 0, 0, G_OPTION_ARG_NONE, &ev->no_history,
+          "Neither read nor write the history file", NULL },
         { NULL }
     };
 
@@ -144,6 +150,8 @@ parse_args(Evacuation *ev, int argc, char **argv)
     ev->json = ev->json || ev->opts->json;
     if (!ev->policy_path)
         ev->policy_path = g_strdup(VL_POLICYDIR);
+    if (!ev->history_path)
+        ev->history_path = g_strdup(VL_STATEDIR "/history.jsonl");
 
     if (argc > 1) {
         g_autofree char *shown = g_strescape(argv[1], NULL);
@@ -659,8 +667,32 @@ print_host_caveats(Evacuation *ev)
             "not loaded");
 }
 
+/* The fixed cost per move learned from the history (how many moves it
+ * came from), or 0 and the default left in @overhead_s. */
+static guint
+learn_overhead(Evacuation *ev, double *overhead_s)
+{
+    g_autoptr(VlHistory) history = NULL;
+    g_autoptr(GError) error = NULL;
+    guint count = 0;
+    double learned = 0;
+
+    if (ev->no_history)
+        return 0;
+    history = vl_history_load(ev->history_path, &error);
+    if (!history) {
+        say(ev, "Not reading the history: %s", error->message);
+        return 0;
+    }
+    if (!vl_history_learned_overhead(history, 0, &learned, &count))
+        return 0;
+    *overhead_s = MIN(learned, VL_EVACUATE_FIXED_MAX_S);
+    return count;
+}
+
 static void
-print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what)
+print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what,
+                guint overhead_runs)
 {
     g_autofree char *dest = shown(ev->dest_uri);
     g_autofree char *total = format_seconds(plan->total_s);
@@ -680,6 +712,15 @@ print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what)
     if (plan->sharing > 1)
         printf("Each move's estimate gets 1/%u of the links' bandwidth\n",
                plan->sharing);
+    if (overhead_runs > 0)
+        printf("Each move also costs %.1f s besides its job (the median of the last %u in the history)\n",
+               plan->move_overhead_s, overhead_runs);
+    else
+        printf("Each move also costs %.1f s besides its job (the default: no history of it)\n",
+               plan->move_overhead_s);
+    if (plan->lanes_up_s > 0)
+        printf("The lanes come up once, for every move: %.1f s at most before the first\n",
+               plan->lanes_up_s);
     for (i = 0; i < plan->steps->len; i++) {
         const VlEvacuateStep *step = g_ptr_array_index(plan->steps, i);
         const VlEvacuateMoveEstimate *m = &step->move;
@@ -693,14 +734,15 @@ print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what)
             g_autofree char *links = g_strjoinv(",", m->links);
             g_autofree char *rate = format_rate(m->bandwidth_bps);
             g_autofree char *dur = format_seconds(step->duration_s);
+            g_autofree char *job = format_seconds(step->job_s);
             g_autofree char *start = format_seconds(step->start_s);
 
             g_autofree char *streams = m->channels ?
                 g_strdup_printf("%u multifd channels", m->channels) :
                 g_strdup("one stream");
 
-            printf("  %2u. '%s'  links %s (%s), %s: %s, downtime %.0f ms, starts at %s\n",
-                   i + 1, name, links, streams, rate, dur,
+            printf("  %2u. '%s'  links %s (%s), %s: %s (job %s + %.1f s), downtime %.0f ms, starts at %s\n",
+                   i + 1, name, links, streams, rate, dur, job, step->overhead_s,
                    m->estimate.converges ? m->estimate.downtime_s * 1000 : NAN,
                    start);
             if (!m->estimate.converges)
@@ -926,6 +968,7 @@ evacuate_main(Evacuation *ev)
     VlTrafficReport report = { 0 };
     gboolean have_report = FALSE;
     VlEvacuatePlanConfig config;
+    guint overhead_runs = 0;
     double affinity_scale = 1;
     gboolean ok = FALSE;
     guint i;
@@ -1020,6 +1063,7 @@ evacuate_main(Evacuation *ev)
 
     vl_evacuate_plan_config_init(&config);
     config.concurrency = ev->concurrency;
+    overhead_runs = learn_overhead(ev, &config.move_overhead_s);
     peer = vl_migrate_find_peer(policy->migration, ev->dest_uri, NULL, &error);
     if (!peer) {
         say(ev, "No estimates and no lanes: %s", error->message);
@@ -1058,6 +1102,10 @@ evacuate_main(Evacuation *ev)
         } else {
             config.estimate = vl_evacuate_estimate_links;
             config.estimate_data = path;
+            /* Counted once: the lanes stay up for the whole run.  The
+             * bound, as "virt-lanes migrate" counts it. */
+            if (path->links->len > 1)
+                config.lanes_up_s = policy->migration->lane_up_max_s;
         }
     }
     plan = vl_evacuate_plan_compute(graph, domains, &config, &error);
@@ -1076,6 +1124,7 @@ evacuate_main(Evacuation *ev)
         json_object_object_add(o, "dynamic", json_object_new_boolean(ev->dynamic));
         json_object_object_add(o, "dry_run", json_object_new_boolean(ev->dry_run));
         json_object_object_add(o, "affinity_scale", json_num(affinity_scale));
+        json_object_object_add(o, "move_overhead_runs", json_object_new_int(overhead_runs));
         json_object_object_add(traffic, "observed", json_object_new_boolean(have_report));
         json_object_object_add(traffic, "source", json_object_new_string(
             ev->traffic_host.proc_table ? "/proc/net/nf_conntrack" :
@@ -1097,7 +1146,7 @@ evacuate_main(Evacuation *ev)
         json_object_object_add(o, "plan", json_object_get(plan_json));
         print_json(o);
     } else {
-        print_plan_text(ev, plan, what);
+        print_plan_text(ev, plan, what, overhead_runs);
     }
     if (ev->dry_run)
         return 0;
@@ -1110,6 +1159,8 @@ evacuate_main(Evacuation *ev)
     /* Every move asks for the lanes the plan estimated with. */
     mconfig.lanes = path ? path->links->len - 1 : 0;
     mconfig.unavailable = unavailable;
+    if (!ev->no_history)
+        mconfig.history_path = ev->history_path;
     if (daemon_up) {
         mconfig.call = vl_migrate_daemon_call_socket;
         mconfig.call_data = (gpointer)ev->opts->socket_path;
@@ -1167,5 +1218,6 @@ vl_cmd_evacuate(const VlCliOptions *opts, int argc, char **argv)
     g_free(ev.container);
     g_free(ev.dest_uri);
     g_free(ev.policy_path);
+    g_free(ev.history_path);
     return ret;
 }

@@ -258,12 +258,22 @@ vl_evacuate_estimate_links(gpointer data, const VlEvacuateDomain *domain,
 
 /* ---- the plan ----------------------------------------------------------- */
 
+double
+vl_evacuate_move_overhead(double wall_s, double job_s, double lanes_wait_s)
+{
+    if (!(isfinite(wall_s) && wall_s >= 0 && isfinite(job_s) && job_s >= 0 &&
+          isfinite(lanes_wait_s) && lanes_wait_s >= 0))
+        return NAN;
+    return MAX(0, wall_s - job_s - lanes_wait_s);
+}
+
 void
 vl_evacuate_plan_config_init(VlEvacuatePlanConfig *config)
 {
     memset(config, 0, sizeof(*config));
     config->concurrency = 1;
     vl_order_options_init(&config->order);
+    config->move_overhead_s = VL_EVACUATE_MOVE_OVERHEAD_S;
 }
 
 static void
@@ -309,6 +319,13 @@ vl_evacuate_plan_compute(const VlGraph *graph, GPtrArray *domains,
                     VL_EVACUATE_CONCURRENCY_MAX, config->concurrency);
         return NULL;
     }
+    if (!(config->move_overhead_s >= 0 && config->move_overhead_s <= VL_EVACUATE_FIXED_MAX_S) ||
+        !(config->lanes_up_s >= 0 && config->lanes_up_s <= VL_EVACUATE_FIXED_MAX_S)) {
+        g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                    "Fixed cost per move ('%g') and lane bring-up ('%g') must be from 0 to %g s",
+                    config->move_overhead_s, config->lanes_up_s, VL_EVACUATE_FIXED_MAX_S);
+        return NULL;
+    }
     if (n == 0) {
         g_set_error(error, VL_ERROR, VL_ERROR_INVALID, "No domain to move");
         return NULL;
@@ -338,6 +355,8 @@ vl_evacuate_plan_compute(const VlGraph *graph, GPtrArray *domains,
     plan->cost = order->cost;
     plan->method = order->method;
     plan->optimal = order->optimal;
+    plan->lanes_up_s = config->lanes_up_s;
+    plan->move_overhead_s = config->move_overhead_s;
     for (i = 0; i < vl_graph_n_edges(graph); i++) {
         guint u = 0, v = 0;
 
@@ -347,8 +366,11 @@ vl_evacuate_plan_compute(const VlGraph *graph, GPtrArray *domains,
             plan->n_edges++;
     }
 
+    /* The lanes come up once, before anything moves. */
     slots = g_new0(double, plan->sharing);
-    plan->total_s = 0;
+    for (i = 0; i < plan->sharing; i++)
+        slots[i] = config->lanes_up_s;
+    plan->total_s = config->lanes_up_s;
     for (i = 0; i < order->n; i++) {
         g_autofree VlEvacuateStep *step = g_new0(VlEvacuateStep, 1);
         const VlEvacuateDomain *d = g_hash_table_lookup(by_name, order->names[i]);
@@ -360,6 +382,8 @@ vl_evacuate_plan_compute(const VlGraph *graph, GPtrArray *domains,
         step->memory_bytes = d->memory_bytes;
         step->zero_bytes = d->zero_bytes;
         step->dirty_rate_bps = d->dirty_rate_bps;
+        step->job_s = NAN;
+        step->overhead_s = NAN;
         step->duration_s = NAN;
         if (config->estimate) {
             if (!config->estimate(config->estimate_data, d, plan->sharing,
@@ -368,9 +392,12 @@ vl_evacuate_plan_compute(const VlGraph *graph, GPtrArray *domains,
                 step_free(g_steal_pointer(&step));
                 return NULL;
             }
-            if (step->move.estimated)
-                step->duration_s = step->move.estimate.converges ?
+            if (step->move.estimated) {
+                step->job_s = step->move.estimate.converges ?
                     step->move.estimate.total_time_s : INFINITY;
+                step->overhead_s = config->move_overhead_s;
+                step->duration_s = step->job_s + step->overhead_s;
+            }
         }
 
         /* List scheduling: the next move takes the slot that frees first.
@@ -442,6 +469,8 @@ vl_evacuate_plan_to_json(const VlEvacuatePlan *plan)
     json_object_object_add(obj, "method",
                            json_object_new_string(method_to_string(plan->method)));
     json_object_object_add(obj, "optimal", json_object_new_boolean(plan->optimal));
+    json_object_object_add(obj, "lanes_up_s", json_number(plan->lanes_up_s));
+    json_object_object_add(obj, "move_overhead_s", json_number(plan->move_overhead_s));
     json_object_object_add(obj, "total_s", json_number(plan->total_s));
     for (i = 0; i < plan->steps->len; i++) {
         const VlEvacuateStep *step = g_ptr_array_index(plan->steps, i);
@@ -462,6 +491,8 @@ vl_evacuate_plan_to_json(const VlEvacuatePlan *plan)
         json_object_object_add(move, "channels", json_object_new_int(m->channels));
         json_object_object_add(move, "bandwidth_bps",
                                m->estimated ? json_number(m->bandwidth_bps) : NULL);
+        json_object_object_add(move, "job_s", json_number(step->job_s));
+        json_object_object_add(move, "overhead_s", json_number(step->overhead_s));
         json_object_object_add(move, "duration_s", json_number(step->duration_s));
         json_object_object_add(move, "downtime_s",
                                m->estimated ? json_number(m->estimate.downtime_s) : NULL);
@@ -517,6 +548,8 @@ struct _VlEvacuateRun {
     gboolean stopping;
     gboolean cancelled;
     gboolean done_called;
+    gboolean release_called;    /* the mover's release() */
+    gboolean releasing;         /* ... not ended yet */
     GSource *fill_source;
 
     /* dynamic order */
@@ -855,10 +888,17 @@ start_observation(VlEvacuateRun *run)
 static void
 maybe_finish(VlEvacuateRun *run)
 {
-    if (run->done_called || run->running > 0 || run->observing)
+    if (run->done_called || run->running > 0 || run->observing || run->releasing)
         return;
     if (!run->stopping && has_pending(run))
         return;
+    if (run->ops->release && !run->release_called) {
+        run->release_called = TRUE;
+        run->releasing = TRUE;
+        run->ops->release(run->ops_data, run);
+        if (run->releasing)
+            return;
+    }
     run->done_called = TRUE;
     if (run->done)
         run->done(run, run->user_data);
@@ -931,6 +971,15 @@ vl_evacuate_run_cancel(VlEvacuateRun *run)
     }
     if (run->observing)
         g_cancellable_cancel(run->observe_cancel);
+    schedule_fill(run);
+}
+
+void
+vl_evacuate_run_mover_released(VlEvacuateRun *run)
+{
+    g_return_if_fail(run->releasing);
+    run->releasing = FALSE;
+    /* Called from inside release(), maybe_finish() goes on by itself. */
     schedule_fill(run);
 }
 
@@ -1136,11 +1185,26 @@ vl_evacuate_run_to_json(const VlEvacuateRun *run)
  * steered onto a lane the destination did not bring up never moves. */
 #define STALL_ABORT_S 10
 
+/* How long to look for a daemon's own history record of a move. */
+#define HISTORY_WAIT_MS 1000
+
 struct _VlEvacuateMigrator {
     VlEvacuateMigratorConfig config;
     char *dest_uri;
     char *migrate_uri;          /* tcp://the peer's migration address */
     char *host_label;
+    char *history_path;
+
+    /* The lanes, held for the whole run under one plan id of their own:
+     * the first move brings them up (the others wait for it), every move
+     * uses them, release() or a failure over them takes them down. */
+    GMutex lock;
+    char *lanes_plan_id;
+    gboolean lanes_tried;       /* lanes-up was asked (or not needed) */
+    gboolean lanes_held;        /* lanes-down is owed */
+    gboolean lanes_dropped;     /* taken down after a failure over them */
+    VlMigrateLanes *lanes;      /* what came up; kept until the end */
+    guint lanes_move;           /* the move that brought them up */
 };
 
 typedef struct {
@@ -1150,12 +1214,14 @@ typedef struct {
     char *domain;
     virDomainPtr dom;
     unsigned char uuid[VIR_UUID_BUFLEN];
-    char *plan_id;
+    char *plan_id;              /* the destination's plan */
+    gint64 started_us;
 
     /* from the preparation thread */
     char *xml;
-    VlMigrateLanes *lanes;
-    gboolean lanes_requested;
+    const VlMigrateLanes *lanes;        /* the migrator's, when usable */
+    gboolean brought_up;        /* this move asked for the lanes */
+    double lanes_wait_s;        /* waiting for the lanes to come up */
     GError *prepare_error;      /* the move cannot go on */
     GError *lanes_error;        /* lanes-up failed: base path only */
 
@@ -1175,6 +1241,9 @@ typedef struct {
     gboolean moved;
     gboolean cancelled;
     GError *error;
+    gboolean has_completed;     /* @completed: the job's final statistics */
+    VlMigrateJobStats completed;
+    double dirty_rate_bps;      /* QEMU's last, NAN unknown */
     GPtrArray *finish_notes;    /* char*, from the finishing thread */
 } MigrateMove;
 
@@ -1201,7 +1270,27 @@ vl_evacuate_migrator_new(const VlEvacuateMigratorConfig *config)
     if (config->peer && config->peer->migration_address)
         m->migrate_uri = vl_migrate_uri_for_address(config->peer->migration_address);
     m->host_label = vl_migrate_host_label(g_get_host_name());
+    m->history_path = g_strdup(config->history_path);
+    m->config.history_path = m->history_path;
+    g_mutex_init(&m->lock);
+    m->lanes_plan_id = vl_migrate_plan_id_new("evacuate",
+                                              g_get_real_time() / G_USEC_PER_SEC,
+                                              (guint)getpid());
     return m;
+}
+
+static guint lanes_timeout_ms(const VlEvacuateMigrator *m);
+
+/* Takes the run's lanes down if they are up; call with the lock held. */
+static gboolean
+lanes_down_locked(VlEvacuateMigrator *m, guint *n_down, GError **error)
+{
+    if (!m->lanes_held)
+        return TRUE;
+    m->lanes_held = FALSE;
+    return vl_migrate_lanes_down(m->config.call, m->config.call_data,
+                                 m->lanes_plan_id, lanes_timeout_ms(m),
+                                 n_down, error);
 }
 
 void
@@ -1209,11 +1298,20 @@ vl_evacuate_migrator_free(VlEvacuateMigrator *migrator)
 {
     if (!migrator)
         return;
+    /* A run that never reached its end (or no run) still owes them. */
+    g_mutex_lock(&migrator->lock);
+    if (!lanes_down_locked(migrator, NULL, NULL))
+        g_debug("Taking the lanes of plan '%s' down failed", migrator->lanes_plan_id);
+    g_mutex_unlock(&migrator->lock);
     if (migrator->config.conn)
         virConnectClose(migrator->config.conn);
+    g_clear_pointer(&migrator->lanes, vl_migrate_lanes_free);
+    g_mutex_clear(&migrator->lock);
+    g_free(migrator->lanes_plan_id);
     g_free(migrator->dest_uri);
     g_free(migrator->migrate_uri);
     g_free(migrator->host_label);
+    g_free(migrator->history_path);
     g_free(migrator);
 }
 
@@ -1240,7 +1338,6 @@ migrate_move_free(gpointer data G_GNUC_UNUSED, gpointer handle)
         mm->m->config.job_data_free(mm->job_data);
     if (mm->dom)
         virDomainFree(mm->dom);
-    g_clear_pointer(&mm->lanes, vl_migrate_lanes_free);
     g_clear_error(&mm->prepare_error);
     g_clear_error(&mm->lanes_error);
     g_clear_error(&mm->error);
@@ -1275,6 +1372,42 @@ lanes_timeout_ms(const VlEvacuateMigrator *m)
 
 /* ---- finishing: lanes down, the destination's plan cleared, reported -- */
 
+/* The move's history line, with its fixed cost: unless the daemon wrote
+ * one (it records the migrations it sees complete), which a second line
+ * would count twice. */
+static void
+record_history(MigrateMove *mm, double wall_s)
+{
+    VlEvacuateMigrator *m = mm->m;
+    g_autoptr(VlHistoryRecord) record = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 since = g_get_real_time() / G_USEC_PER_SEC - (gint64)ceil(wall_s) - 1;
+    gint64 deadline = g_get_monotonic_time() + HISTORY_WAIT_MS * 1000;
+    double dirty = isfinite(mm->dirty_rate_bps) ? mm->dirty_rate_bps : 0;
+
+    for (;;) {
+        g_autoptr(VlHistory) history = vl_history_load(m->history_path, NULL);
+
+        if (history && vl_migrate_history_has_record(history, mm->domain, since))
+            return;
+        if (g_get_monotonic_time() >= deadline)
+            break;
+        g_usleep(200 * 1000);
+    }
+    record = vl_migrate_history_record_new(mm->domain, g_get_real_time() / G_USEC_PER_SEC,
+                                           &mm->completed, dirty, mm->links,
+                                           vl_migrate_channels_for(mm->links,
+                                                                   m->config.migration ?
+                                                                   MAX(1, m->config.migration->channels_per_lane) : 2,
+                                                                   0),
+                                           NAN);
+    record->move_overhead_s = vl_evacuate_move_overhead(wall_s, record->total_time_s,
+                                                        mm->lanes_wait_s);
+    if (!vl_history_append(m->history_path, record, 0, &error))
+        g_ptr_array_add(mm->finish_notes,
+                        g_strdup_printf("not recorded in the history: %s", error->message));
+}
+
 static void
 finish_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
               GCancellable *cancellable G_GNUC_UNUSED)
@@ -1284,25 +1417,37 @@ finish_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
     g_autoptr(GError) error = NULL;
     guint n_down = 0;
 
-    if (mm->lanes_requested) {
-        if (vl_migrate_lanes_down(m->config.call, m->config.call_data, mm->plan_id,
-                                  lanes_timeout_ms(m), &n_down, &error)) {
-            if (n_down > 0)
+    if (mm->retry_pending) {
+        /* A failure over lanes may be a lane (the destination's side
+         * above all, which this host cannot see): the run's lanes go
+         * down, so that the retry and every later move take the base
+         * path; the connections of a move still running fall back to
+         * it too (docs/lanes.md). */
+        g_mutex_lock(&m->lock);
+        if (!m->lanes_dropped) {
+            m->lanes_dropped = TRUE;
+            if (lanes_down_locked(m, &n_down, &error))
                 g_ptr_array_add(mm->finish_notes,
-                                g_strdup_printf("lanes down: %u", n_down));
-        } else {
-            g_ptr_array_add(mm->finish_notes,
-                            g_strdup_printf("taking the lanes of plan '%s' down failed: %s",
-                                            mm->plan_id, error->message));
-            g_clear_error(&error);
+                                g_strdup_printf("lanes down for the rest of the evacuation: %u",
+                                                n_down));
+            else
+                g_ptr_array_add(mm->finish_notes,
+                                g_strdup_printf("taking the lanes of plan '%s' down failed: %s",
+                                                m->lanes_plan_id, error->message));
         }
-        mm->lanes_requested = FALSE;
+        g_mutex_unlock(&m->lock);
+        g_task_return_boolean(task, TRUE);
+        return;
     }
     /* A later migration from the destination that does not go through
      * virt-lanes would otherwise carry this plan along. */
     if (mm->moved && mm->with_plan &&
-        !vl_migrate_clear_dest_plan(m->dest_uri, mm->uuid, &error))
+        !vl_migrate_clear_dest_plan(m->dest_uri, mm->uuid, &error)) {
         g_ptr_array_add(mm->finish_notes, g_strdup(error->message));
+        g_clear_error(&error);
+    }
+    if (mm->moved && mm->has_completed && m->history_path)
+        record_history(mm, (g_get_monotonic_time() - mm->started_us) / 1e6);
     g_task_return_boolean(task, TRUE);
 }
 
@@ -1395,6 +1540,10 @@ on_job_done(VlMigrateJob *job G_GNUC_UNUSED, const VlMigrateResult *result,
     switch (result->outcome) {
     case VL_MIGRATE_OUTCOME_COMPLETED:
         mm->moved = TRUE;
+        mm->has_completed = result->has_completed;
+        if (result->has_completed)
+            mm->completed = result->completed;
+        mm->dirty_rate_bps = result->progress.dirty_rate_bps;
         if (result->cancel_requested)
             note(mm, "the cancel came too late: it had already switched over");
         break;
@@ -1451,7 +1600,7 @@ start_job(MigrateMove *mm, gboolean use_lanes)
     guint i;
 
     free_old_job(mm);
-    mm->links = use_lanes ? vl_migrate_lanes_get_links(mm->lanes) : 1;
+    mm->links = use_lanes && mm->lanes ? vl_migrate_lanes_get_links(mm->lanes) : 1;
     channels = vl_migrate_channels_for(mm->links, per_link, 0);
     mm->with_plan = FALSE;
     if (mm->links > 1) {
@@ -1510,6 +1659,7 @@ prepare_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
 {
     MigrateMove *mm = task_data;
     VlEvacuateMigrator *m = mm->m;
+    gint64 waited = 0;
     char *raw = virDomainGetXMLDesc(mm->dom, VIR_DOMAIN_XML_MIGRATABLE |
                                              VIR_DOMAIN_XML_SECURE);
 
@@ -1521,13 +1671,27 @@ prepare_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
     }
     mm->xml = g_strdup(raw);
     free(raw);
-    if (m->config.call && m->config.peer && m->config.lanes > 0) {
-        mm->lanes_requested = TRUE;
-        mm->lanes = vl_migrate_lanes_up(m->config.call, m->config.call_data,
-                                        mm->plan_id, m->config.peer, m->config.lanes,
-                                        m->config.unavailable, lanes_timeout_ms(m),
-                                        &mm->lanes_error);
+
+    /* The first move brings the lanes up for the run; a move starting
+     * meanwhile waits here for them rather than asking again. */
+    waited = g_get_monotonic_time();
+    g_mutex_lock(&m->lock);
+    if (!m->lanes_tried) {
+        m->lanes_tried = TRUE;
+        if (m->config.call && m->config.peer && m->config.lanes > 0) {
+            mm->brought_up = TRUE;
+            m->lanes_held = TRUE;
+            m->lanes_move = mm->move;
+            m->lanes = vl_migrate_lanes_up(m->config.call, m->config.call_data,
+                                           m->lanes_plan_id, m->config.peer,
+                                           m->config.lanes, m->config.unavailable,
+                                           lanes_timeout_ms(m), &mm->lanes_error);
+        }
     }
+    if (m->lanes && !m->lanes_dropped)
+        mm->lanes = m->lanes;
+    g_mutex_unlock(&m->lock);
+    mm->lanes_wait_s = (g_get_monotonic_time() - waited) / 1e6;
     g_task_return_boolean(task, TRUE);
 }
 
@@ -1545,15 +1709,20 @@ prepare_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_
     if (mm->lanes_error)
         note(mm, "lanes did not come up (%s): the base path only",
              mm->lanes_error->message);
-    for (i = 0; mm->lanes && i < mm->lanes->outcomes->len; i++) {
-        const VlMigrateLaneOutcome *o = g_ptr_array_index(mm->lanes->outcomes, i);
+    if (mm->brought_up && mm->lanes) {
+        for (i = 0; i < mm->lanes->outcomes->len; i++) {
+            const VlMigrateLaneOutcome *o = g_ptr_array_index(mm->lanes->outcomes, i);
 
-        if (o->error)
-            note(mm, "lane '%s' did not come up: %s", o->interface, o->error);
+            if (o->error)
+                note(mm, "lane '%s' did not come up: %s", o->interface, o->error);
+        }
+        note(mm, "lanes up for the whole evacuation (plan '%s'): %u of %u in %.1f s",
+             mm->m->lanes_plan_id, mm->lanes->up->len, mm->lanes->outcomes->len,
+             mm->lanes_wait_s);
+        if (mm->lanes->steering_error)
+            note(mm, "lanes are up but connections cannot be steered over them (%s): the base path only",
+                 mm->lanes->steering_error);
     }
-    if (mm->lanes && mm->lanes->steering_error)
-        note(mm, "lanes are up but connections cannot be steered over them (%s): the base path only",
-             mm->lanes->steering_error);
     if (mm->cancel_requested) {
         fail_move(mm, g_error_new(VL_ERROR, VL_ERROR_FAILED,
                                   "Cancelled before the migration of '%s' started",
@@ -1583,6 +1752,8 @@ migrator_start(gpointer data, VlEvacuateRun *run, guint move, const char *domain
     mm->domain = g_strdup(domain);
     mm->dom = dom;
     mm->finish_notes = g_ptr_array_new_with_free_func(g_free);
+    mm->started_us = g_get_monotonic_time();
+    mm->dirty_rate_bps = NAN;
     if (virDomainGetUUID(dom, mm->uuid) < 0)
         memset(mm->uuid, 0, sizeof(mm->uuid));
     mm->plan_id = vl_migrate_plan_id_new(domain, g_get_real_time() / G_USEC_PER_SEC,
@@ -1606,10 +1777,74 @@ migrator_cancel(gpointer data G_GNUC_UNUSED, gpointer handle)
         vl_migrate_job_cancel(mm->job, NULL);
 }
 
+typedef struct {
+    VlEvacuateMigrator *m;
+    VlEvacuateRun *run;
+    GError *error;
+    guint n_down;
+    gboolean were_up;
+} Release;
+
+static void
+release_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
+               GCancellable *cancellable G_GNUC_UNUSED)
+{
+    Release *r = task_data;
+
+    g_mutex_lock(&r->m->lock);
+    r->were_up = r->m->lanes_held;
+    lanes_down_locked(r->m, &r->n_down, &r->error);
+    g_mutex_unlock(&r->m->lock);
+    g_task_return_boolean(task, TRUE);
+}
+
+static void
+release_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+    Release *r = user_data;
+    VlEvacuateMigrator *m = r->m;
+
+    g_task_propagate_boolean(G_TASK(result), NULL);
+    if (r->error)
+        vl_evacuate_run_move_note(r->run, m->lanes_move, r->error->message);
+    else if (r->were_up) {
+        g_autofree char *text = g_strdup_printf("lanes down: %u", r->n_down);
+
+        vl_evacuate_run_move_note(r->run, m->lanes_move, text);
+    }
+    vl_evacuate_run_mover_released(r->run);
+    g_clear_error(&r->error);
+    g_free(r);
+}
+
+static void
+migrator_release(gpointer data, VlEvacuateRun *run)
+{
+    VlEvacuateMigrator *m = data;
+    g_autoptr(GTask) task = NULL;
+    Release *r = NULL;
+    gboolean held;
+
+    g_mutex_lock(&m->lock);
+    held = m->lanes_held;
+    g_mutex_unlock(&m->lock);
+    if (!held) {
+        vl_evacuate_run_mover_released(run);
+        return;
+    }
+    r = g_new0(Release, 1);
+    r->m = m;
+    r->run = run;
+    task = g_task_new(NULL, NULL, release_done, r);
+    g_task_set_task_data(task, r, NULL);
+    g_task_run_in_thread(task, release_thread);
+}
+
 static const VlEvacuateMoverOps migrator_ops = {
     .start = migrator_start,
     .cancel = migrator_cancel,
     .free = migrate_move_free,
+    .release = migrator_release,
 };
 
 const VlEvacuateMoverOps *

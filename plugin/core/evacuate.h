@@ -46,6 +46,13 @@ G_BEGIN_DECLS
 /* At most this many moves at once. */
 #define VL_EVACUATE_CONCURRENCY_MAX 16
 
+/* The fixed cost of one move besides its job and the lanes coming up,
+ * when the history has none (docs/estimator.md, "The fixed cost of a
+ * move"): the lab's median with the lanes held for the whole run. */
+#define VL_EVACUATE_MOVE_OVERHEAD_S 3.0
+/* Bounds of a fixed cost or lane bring-up time given to the plan. */
+#define VL_EVACUATE_FIXED_MAX_S 600.0
+
 /* ---- the graph ------------------------------------------------------- */
 
 /**
@@ -185,10 +192,28 @@ typedef struct {
     VlOrderOptions order;       /* vl_order_plan()'s options */
     VlEvacuateEstimateFunc estimate;    /* nullable: no estimates */
     gpointer estimate_data;
+    /* Added to every estimated move's job time, 0..VL_EVACUATE_FIXED_MAX_S */
+    double move_overhead_s;
+    /* The lanes coming up, once, before the first move starts (0 without
+     * lanes), 0..VL_EVACUATE_FIXED_MAX_S */
+    double lanes_up_s;
 } VlEvacuatePlanConfig;
 
-/* Concurrency 1, order.h's defaults, no estimate function. */
+/* Concurrency 1, order.h's defaults, no estimate function, the default
+ * fixed cost per move (VL_EVACUATE_MOVE_OVERHEAD_S), no lanes. */
 void vl_evacuate_plan_config_init(VlEvacuatePlanConfig *config);
+
+/**
+ * vl_evacuate_move_overhead:
+ * @wall_s: the whole move as the mover saw it, start to end
+ * @job_s: the job's own time (QEMU's time_elapsed)
+ * @lanes_wait_s: what the move waited for the run's lanes to come up
+ *
+ * The fixed cost of one move, what the history records and
+ * vl_history_learned_overhead() learns: @wall_s minus the job and the
+ * lanes, never below 0; NAN when an input is not a finite number >= 0.
+ */
+double vl_evacuate_move_overhead(double wall_s, double job_s, double lanes_wait_s);
 
 typedef struct {
     char *name;
@@ -197,8 +222,10 @@ typedef struct {
     double zero_bytes;
     double dirty_rate_bps;      /* NAN when not measured */
     VlEvacuateMoveEstimate move;
-    double duration_s;          /* predicted job time: NAN unknown,
+    double job_s;               /* predicted job time: NAN unknown,
                                  * INFINITY when it does not converge */
+    double overhead_s;          /* the fixed cost; NAN when not estimated */
+    double duration_s;          /* job_s + overhead_s: the move's time */
     double start_s;             /* predicted, from the first start */
     double end_s;
 } VlEvacuateStep;
@@ -212,6 +239,8 @@ typedef struct {
     double cost;                /* total weighted stretch */
     VlOrderMethod method;
     gboolean optimal;
+    double lanes_up_s;          /* before the first move, as configured */
+    double move_overhead_s;     /* per move, as configured */
     double total_s;             /* predicted end of the last move */
 } VlEvacuatePlan;
 
@@ -228,10 +257,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuatePlan, vl_evacuate_plan_free)
  *   missing from @graph, a bad config; the estimate function's error
  *
  * The order is vl_order_plan() over @domains; each step's estimate uses
- * sharing = min(concurrency, number of domains).  Predicted times: moves
- * start in order, each when one of the concurrency slots frees; the
- * total is the latest end (NAN when a duration is unknown, INFINITY
- * when a move does not converge).
+ * sharing = min(concurrency, number of domains); its duration is the
+ * job plus move_overhead_s.  Predicted times: every slot is free at
+ * lanes_up_s; moves start in order, each when one of the concurrency
+ * slots frees; the total is the latest end (NAN when a duration is
+ * unknown, INFINITY when a move does not converge).
  * Returns: (transfer full): the plan
  */
 VlEvacuatePlan *vl_evacuate_plan_compute(const VlGraph *graph,
@@ -244,10 +274,11 @@ GStrv vl_evacuate_plan_get_order(const VlEvacuatePlan *plan);
 
 /*
  * {"concurrency", "sharing", "edges", "max_stretch", "total_stretch",
- *  "method", "optimal", "total_s",
+ *  "method", "optimal", "lanes_up_s", "move_overhead_s", "total_s",
  *  "moves": [{"position", "domain", "memory_bytes", "zero_bytes",
  *             "dirty_rate_bps", "estimated", "links", "channels",
- *             "bandwidth_bps", "duration_s", "downtime_s", "converges",
+ *             "bandwidth_bps", "job_s", "overhead_s", "duration_s",
+ *             "downtime_s", "converges",
  *             "verdict", "start_s", "end_s"}]};
  * numbers that are unknown or infinite are null.  Caller owns it.
  */
@@ -293,6 +324,14 @@ typedef struct {
     void (*cancel)(gpointer data, gpointer handle);
     /* Frees a handle once its move is done (nullable member). */
     void (*free)(gpointer data, gpointer handle);
+    /*
+     * Nullable member.  Called once, when no move runs and none will
+     * start (all moved, a failure, a cancel), before the done callback:
+     * gives back what the mover held for the whole run (the lanes).  The
+     * mover then calls vl_evacuate_run_mover_released() exactly once, on
+     * the run's main context (from inside release() too).
+     */
+    void (*release)(gpointer data, VlEvacuateRun *run);
 } VlEvacuateMoverOps;
 
 typedef enum {
@@ -381,6 +420,8 @@ void vl_evacuate_run_move_progress(VlEvacuateRun *run, guint move,
                                    const VlEvacuateProgress *progress);
 /* A line about a running move for the admin ("lanes up: lane1"). */
 void vl_evacuate_run_move_note(VlEvacuateRun *run, guint move, const char *note);
+/* The mover's release() has ended (VlEvacuateMoverOps). */
+void vl_evacuate_run_mover_released(VlEvacuateRun *run);
 /* @moved: the domain is on the destination; otherwise @error says why
  * (copied); @cancelled: it was aborted on request. */
 void vl_evacuate_run_move_done(VlEvacuateRun *run, guint move, gboolean moved,
@@ -404,16 +445,22 @@ gboolean vl_evacuate_run_succeeded(const VlEvacuateRun *run);
 /* ---- the mover: the migration driver (migrate.h) ---------------------- */
 
 /*
- * One move as "virt-lanes migrate" makes it: ask the local daemon for
- * the lanes ("lanes-up", one plan id per move; the daemon counts who
- * holds a lane), size the multifd channels to the links that came up,
- * put the plan into the destination XML, run the job (VlMigrateJob:
+ * One move as "virt-lanes migrate" makes it, except that the lanes are
+ * the run's: the first move asks the local daemon for them ("lanes-up"
+ * under one plan id for the whole run; a move starting meanwhile waits
+ * for that answer) and every move uses them; release() at the end of the
+ * run ("lanes-down"), or the first failure over them, takes them down,
+ * and vl_evacuate_migrator_free() does if nothing did.  Per move: size
+ * the multifd channels to the links that came up, put a plan of its own
+ * into the destination XML (the destination's daemon brings its side up
+ * per incoming migration), run the job (VlMigrateJob:
  * virDomainMigrateToURI3 in a thread, statistics, ETA, stall abort),
  * retry once over the base path alone if a migration over lanes fails,
- * then "lanes-down" and, after a success, clear the plan from the
- * destination's live metadata.  Blocking steps (lanes, XML) run in
- * worker threads.  Every step that matters to an admin is reported as a
- * note (vl_evacuate_run_move_note()).
+ * then, after a success, clear the plan from the destination's live
+ * metadata and write a history line with the move's fixed cost.
+ * Blocking steps (lanes, XML, history) run in worker threads.  Every step
+ * that matters to an admin is reported as a note
+ * (vl_evacuate_run_move_note()).
  */
 typedef struct _VlEvacuateMigrator VlEvacuateMigrator;
 
@@ -445,6 +492,9 @@ typedef struct {
     GDestroyNotify job_data_free;
     gpointer job_user_data;
     guint poll_ms;              /* 0 = VL_MIGRATE_POLL_MS */
+    /* nullable, copied: where each completed move's history line goes
+     * (unless the daemon wrote one) */
+    const char *history_path;
 } VlEvacuateMigratorConfig;
 
 /* Zeroes @config (no daemon, no lanes, libvirt's job ops). */

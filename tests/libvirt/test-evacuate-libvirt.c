@@ -192,9 +192,14 @@ typedef struct {
     gboolean hold_lanes_up;     /* lanes-up waits until released */
     gboolean fail_with_lanes;   /* jobs whose XML carries a plan fail */
     gboolean hold_jobs;         /* jobs run until aborted */
+    char *fail_domain;          /* its jobs fail, with lanes or not */
     guint jobs;
+    guint jobs_ended;           /* fake_migrate() returned */
     guint aborts;
     GPtrArray *job_log;         /* "channels=N plan=yes|no uri=..." */
+    GPtrArray *dest_plans;      /* the plan id in each job's destination XML */
+    guint lanes_up_jobs;        /* jobs_ended when lanes-up came */
+    guint lanes_down_jobs;      /* ... lanes-down */
 } Fake;
 
 static json_object *
@@ -233,6 +238,7 @@ fake_call(gpointer data, json_object *request, guint timeout_ms G_GNUC_UNUSED,
             json_object_array_add(out, o);
         }
         g_ptr_array_add(f->requests, g_strdup_printf("lanes-up %s %s", plan, names->str));
+        f->lanes_up_jobs = f->jobs_ended;
         json_object_object_add(report, "plan_id", json_object_new_string(plan));
         json_object_object_add(report, "lanes", out);
         reply = vl_ipc_reply_new_ok();
@@ -240,6 +246,7 @@ fake_call(gpointer data, json_object *request, guint timeout_ms G_GNUC_UNUSED,
     } else {
         ck_assert_str_eq(type, "lanes-down");
         g_ptr_array_add(f->requests, g_strdup_printf("lanes-down %s", plan));
+        f->lanes_down_jobs = f->jobs_ended;
         reply = vl_ipc_reply_new_ok();
         json_object_object_add(reply, "down", json_object_new_int(2));
     }
@@ -258,7 +265,7 @@ typedef struct {
 } FakeJob;
 
 static gpointer
-fake_job_new(gpointer user_data, virDomainPtr dom G_GNUC_UNUSED,
+fake_job_new(gpointer user_data, virDomainPtr dom,
              const char *dest_uri G_GNUC_UNUSED, virTypedParameterPtr params,
              int nparams, unsigned int flags)
 {
@@ -276,7 +283,18 @@ fake_job_new(gpointer user_data, virDomainPtr dom G_GNUC_UNUSED,
     j->nparams = nparams;
     g_mutex_lock(&f->lock);
     f->jobs++;
-    j->fail = f->fail_with_lanes && xml != NULL;
+    j->fail = (f->fail_with_lanes && xml != NULL) ||
+        (f->fail_domain && g_str_equal(f->fail_domain, virDomainGetName(dom)));
+    if (xml) {
+        const char *id = strstr(xml, "plan/1.0\" id=\"");
+        const char *end = NULL;
+
+        id = id ? id + strlen("plan/1.0\" id=") : NULL;
+        end = id ? strchr(id + 1, '"') : NULL;
+
+        g_ptr_array_add(f->dest_plans, end ? g_strndup(id + 1, end - id - 1) :
+                        g_strdup("?"));
+    }
     j->hold = f->hold_jobs;
     g_ptr_array_add(f->job_log,
                     g_strdup_printf("channels=%d parallel=%s plan=%s uri=%s",
@@ -307,6 +325,7 @@ fake_migrate(gpointer data, GError **error)
     while (j->hold && !j->aborted)
         g_cond_wait(&j->f->cond, &j->f->lock);
     j->running = FALSE;
+    j->f->jobs_ended++;
     ok = !j->fail && !j->aborted;
     if (!ok)
         g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "%s",
@@ -397,6 +416,7 @@ fixture_init(Fixture *fx, guint lanes)
     g_cond_init(&fx->fake.cond);
     fx->fake.requests = g_ptr_array_new_with_free_func(g_free);
     fx->fake.job_log = g_ptr_array_new_with_free_func(g_free);
+    fx->fake.dest_plans = g_ptr_array_new_with_free_func(g_free);
     fx->notes = g_ptr_array_new_with_free_func(g_free);
 
     vl_evacuate_migrator_config_init(&config);
@@ -423,6 +443,8 @@ fixture_clear(Fixture *fx)
     g_clear_pointer(&fx->conn, virConnectClose);
     g_clear_pointer(&fx->fake.requests, g_ptr_array_unref);
     g_clear_pointer(&fx->fake.job_log, g_ptr_array_unref);
+    g_clear_pointer(&fx->fake.dest_plans, g_ptr_array_unref);
+    g_free(fx->fake.fail_domain);
     g_clear_pointer(&fx->notes, g_ptr_array_unref);
     g_mutex_clear(&fx->fake.lock);
     g_cond_clear(&fx->fake.cond);
@@ -440,15 +462,54 @@ count_prefix(GPtrArray *list, const char *prefix)
     return n;
 }
 
-/* Two moves at once over the lanes: each asks for both lanes under its
- * own plan id, migrates with 3 links' channels and the plan in its
- * destination XML to the peer's migration address, and gives its lanes
- * back. */
+static gboolean
+job_running(gpointer data)
+{
+    Fake *f = data;
+    gboolean running;
+
+    g_mutex_lock(&f->lock);
+    running = f->jobs > 0;
+    g_mutex_unlock(&f->lock);
+    return running;
+}
+
+/* The plan id of the only request of @type ("lanes-up", "lanes-down"):
+ * requests are matched by plan id, never by position, since moves may
+ * end in any order. */
+static char *
+only_request_id(GPtrArray *requests, const char *type)
+{
+    g_autofree char *prefix = g_strdup_printf("%s ", type);
+    char *id = NULL;
+    guint i;
+
+    for (i = 0; i < requests->len; i++) {
+        const char *r = g_ptr_array_index(requests, i);
+        g_auto(GStrv) words = NULL;
+
+        if (!g_str_has_prefix(r, prefix))
+            continue;
+        ck_assert_msg(!id, "a second '%s': %s", type, r);
+        words = g_strsplit(r, " ", 3);
+        id = g_strdup(words[1]);
+    }
+    ck_assert_msg(id, "no '%s'", type);
+    return id;
+}
+
+/* Two moves at once over the lanes: the lanes come up once for the run
+ * (both lanes, one plan id of the run's own) and go down once, with that
+ * id, after both jobs; each move migrates with 3 links' channels to the
+ * peer's migration address, its destination XML carrying a plan of its
+ * own. */
 START_TEST(test_migrator_lanes)
 {
     const char *const names[] = { "web 1", "db'x", NULL };
     g_autoptr(VlEvacuatePlan) plan = plan_of(names, 2);
     g_autoptr(VlEvacuateRun) run = NULL;
+    g_autofree char *up = NULL;
+    g_autofree char *down = NULL;
     Fixture fx;
     Watch w;
     guint i;
@@ -458,48 +519,125 @@ START_TEST(test_migrator_lanes)
     run = run_plan(plan, fx.migrator, &w, 0);
     ck_assert(vl_evacuate_run_succeeded(run));
     ck_assert_uint_eq(fx.fake.jobs, 2);
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-up "), 2);
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 2);
-    for (i = 0; i < fx.fake.requests->len; i++) {
-        const char *r = g_ptr_array_index(fx.fake.requests, i);
-
-        if (g_str_has_prefix(r, "lanes-up "))
-            ck_assert_msg(g_str_has_suffix(r, " lane1,lane2"), "%s", r);
-    }
-    /* distinct plan ids, each given back; the two moves may run one after
-     * the other, so the requests are matched by id, not by position */
-    {
-        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-        guint j;
-
-        for (i = 0; i < fx.fake.requests->len; i++) {
-            const char *r = g_ptr_array_index(fx.fake.requests, i);
-            g_auto(GStrv) words = NULL;
-
-            if (!g_str_has_prefix(r, "lanes-up "))
-                continue;
-            words = g_strsplit(r, " ", 3);
-            g_ptr_array_add(ids, g_strdup(words[1]));
-        }
-        ck_assert_uint_eq(ids->len, 2);
-        ck_assert_str_ne(g_ptr_array_index(ids, 0), g_ptr_array_index(ids, 1));
-        for (j = 0; j < ids->len; j++) {
-            g_autofree char *down = g_strdup_printf("lanes-down %s",
-                                                    (char *) g_ptr_array_index(ids, j));
-
-            for (i = 0; i < fx.fake.requests->len; i++) {
-                if (g_str_equal(g_ptr_array_index(fx.fake.requests, i), down))
-                    break;
-            }
-            ck_assert_msg(i < fx.fake.requests->len, "no '%s'", down);
-        }
-    }
+    ck_assert_uint_eq(fx.fake.requests->len, 2);
+    up = only_request_id(fx.fake.requests, "lanes-up");
+    down = only_request_id(fx.fake.requests, "lanes-down");
+    ck_assert_str_eq(up, down);
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-up "), 1);
+    ck_assert(g_str_has_suffix(g_ptr_array_index(fx.fake.requests, 0), " lane1,lane2"));
+    /* up before any job ended, down after both */
+    ck_assert_uint_eq(fx.fake.lanes_up_jobs, 0);
+    ck_assert_uint_eq(fx.fake.lanes_down_jobs, 2);
+    /* the destination's plans: one per move, none the run's */
+    ck_assert_uint_eq(fx.fake.dest_plans->len, 2);
+    ck_assert_str_ne(g_ptr_array_index(fx.fake.dest_plans, 0),
+                     g_ptr_array_index(fx.fake.dest_plans, 1));
+    for (i = 0; i < fx.fake.dest_plans->len; i++)
+        ck_assert_str_ne(g_ptr_array_index(fx.fake.dest_plans, i), up);
     for (i = 0; i < fx.fake.job_log->len; i++)
         ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, i),
                          "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
-    ck_assert(has_note(&w, "web 1: 3 links (the base path and lane1, lane2), 6 multifd channels"));
+    ck_assert(has_note(&w, ": 3 links (the base path and lane1, lane2), 6 multifd channels"));
+    ck_assert(has_note(&w, "lanes up for the whole evacuation"));
     ck_assert(has_note(&w, "lanes down: 2"));
     g_clear_pointer(&run, vl_evacuate_run_free);
+    fixture_clear(&fx);
+}
+END_TEST
+
+/* Three moves one after the other: the lanes come up before the first
+ * and go down after the last, once each, not per move. */
+START_TEST(test_migrator_lanes_held)
+{
+    const char *const names[] = { "web 1", "db'x", "web;3", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    g_autofree char *up = NULL;
+    g_autofree char *down = NULL;
+    Fixture fx;
+    Watch w;
+    guint i;
+
+    fixture_init(&fx, 2);
+    w.notes = fx.notes;
+    run = run_plan(plan, fx.migrator, &w, 0);
+    ck_assert(vl_evacuate_run_succeeded(run));
+    ck_assert_uint_eq(fx.fake.jobs, 3);
+    ck_assert_uint_eq(fx.fake.requests->len, 2);
+    up = only_request_id(fx.fake.requests, "lanes-up");
+    down = only_request_id(fx.fake.requests, "lanes-down");
+    ck_assert_str_eq(up, down);
+    ck_assert_uint_eq(fx.fake.lanes_up_jobs, 0);
+    ck_assert_uint_eq(fx.fake.lanes_down_jobs, 3);
+    /* every move used the lanes */
+    for (i = 0; i < fx.fake.job_log->len; i++)
+        ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, i),
+                         "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    /* the run gave them back: freeing the migrator asks nothing more */
+    g_clear_pointer(&fx.migrator, vl_evacuate_migrator_free);
+    ck_assert_uint_eq(fx.fake.requests->len, 2);
+    fixture_clear(&fx);
+}
+END_TEST
+
+/* Ctrl-C during the first of two moves: the job is aborted, the second
+ * never starts, and the run's lanes go down once, after the abort. */
+START_TEST(test_migrator_cancel_gives_lanes_back)
+{
+    const char *const names[] = { "web 1", "db'x", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    Fixture fx;
+    Watch w = { 0 };
+
+    fixture_init(&fx, 2);
+    w.notes = fx.notes;
+    fx.fake.hold_jobs = TRUE;
+    run = vl_evacuate_run_new(plan, vl_evacuate_migrator_ops(), fx.migrator);
+    vl_evacuate_run_start(run, on_event, on_done, &w);
+    /* the first job runs: the lanes are up */
+    ck_assert(vl_virt_test_wait(job_running, &fx.fake));
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-up "), 1);
+    vl_evacuate_run_cancel(run);
+    ck_assert(vl_virt_test_wait(watch_done, &w));
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_CANCELLED);
+    ck_assert_int_eq(vl_evacuate_run_get_state(run, 1), VL_EVACUATE_MOVE_PENDING);
+    ck_assert_uint_eq(fx.fake.jobs, 1);
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    ck_assert_uint_eq(fx.fake.lanes_down_jobs, 1);
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    g_clear_pointer(&fx.migrator, vl_evacuate_migrator_free);
+    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    fixture_clear(&fx);
+}
+END_TEST
+
+/* A move that fails for good (over the lanes, then over the base path)
+ * stops the run: the lanes went down at the first failure and are not
+ * asked for again. */
+START_TEST(test_migrator_failure_gives_lanes_back)
+{
+    const char *const names[] = { "web 1", "db'x", NULL };
+    g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
+    g_autoptr(VlEvacuateRun) run = NULL;
+    g_autofree char *up = NULL;
+    g_autofree char *down = NULL;
+    Fixture fx;
+    Watch w;
+
+    fixture_init(&fx, 2);
+    fx.fake.fail_domain = g_strdup("web 1");
+    w.notes = fx.notes;
+    run = run_plan(plan, fx.migrator, &w, 0);
+    ck_assert(!vl_evacuate_run_succeeded(run));
+    up = only_request_id(fx.fake.requests, "lanes-up");
+    down = only_request_id(fx.fake.requests, "lanes-down");
+    ck_assert_str_eq(up, down);
+    ck_assert(has_note(&w, "lanes down for the rest of the evacuation: 2"));
+    g_clear_pointer(&run, vl_evacuate_run_free);
+    g_clear_pointer(&fx.migrator, vl_evacuate_migrator_free);
+    ck_assert_uint_eq(fx.fake.requests->len, 2);
     fixture_clear(&fx);
 }
 END_TEST
@@ -629,6 +767,9 @@ evacuate_libvirt_suite(void)
     tc = tcase_create("migrator");
     tcase_add_test(tc, test_migrator_libvirt_failure);
     tcase_add_test(tc, test_migrator_lanes);
+    tcase_add_test(tc, test_migrator_lanes_held);
+    tcase_add_test(tc, test_migrator_cancel_gives_lanes_back);
+    tcase_add_test(tc, test_migrator_failure_gives_lanes_back);
     tcase_add_test(tc, test_migrator_retry_without_lanes);
     tcase_add_test(tc, test_migrator_no_lanes_no_retry);
     tcase_add_test(tc, test_migrator_cancel_while_preparing);

@@ -266,6 +266,8 @@ START_TEST(test_plan_schedule)
     vl_evacuate_plan_config_init(&config);
     config.estimate = fake_estimate;
     config.estimate_data = &fe;
+    /* the jobs alone here; the fixed costs have a test of their own */
+    config.move_overhead_s = 0;
 
     /* one at a time: end to end, full bandwidth */
     plan = vl_evacuate_plan_compute(g, domains, &config, NULL);
@@ -322,6 +324,95 @@ START_TEST(test_plan_schedule)
     ck_assert_uint_eq(plan->sharing, 4);
     ck_assert_uint_eq(fe.sharing_seen, 4);
     ck_assert_double_eq(plan->total_s, 4 * 40);
+}
+END_TEST
+
+/* The fixed cost per move and the lanes coming up once, by hand: jobs of
+ * 10, 20, 30, 40 s at full bandwidth, 3 s per move, lanes up in 5 s. */
+START_TEST(test_plan_fixed_costs)
+{
+    const char *const names[] = { "m1", "m2", "m3", "m4", NULL };
+    const char *const edges[] = { "m1", "m2", "m2", "m3", "m3", "m4", NULL };
+    const double secs[] = { 10, 20, 30, 40 };
+    g_autoptr(VlGraph) g = graph_of(names, edges);
+    g_autoptr(GPtrArray) domains = domains_of(names, secs);
+    g_autoptr(VlEvacuatePlan) plan = NULL;
+    g_autoptr(json_object) json = NULL;
+    json_object *moves = NULL;
+    json_object *v = NULL;
+    VlEvacuatePlanConfig config;
+    FakeEstimate fe = { 0 };
+    gboolean forward;
+
+    vl_evacuate_plan_config_init(&config);
+    ck_assert_double_eq(config.move_overhead_s, VL_EVACUATE_MOVE_OVERHEAD_S);
+    ck_assert_double_eq(config.lanes_up_s, 0);
+    config.estimate = fake_estimate;
+    config.estimate_data = &fe;
+    config.move_overhead_s = 3;
+    config.lanes_up_s = 5;
+
+    /* one at a time: 5 + (10+3) + (20+3) + (30+3) + (40+3) = 117,
+     * whichever end of the path goes first */
+    plan = vl_evacuate_plan_compute(g, domains, &config, NULL);
+    ck_assert_ptr_nonnull(plan);
+    forward = g_str_equal(step_name(plan, 0), "m1");
+    ck_assert_double_eq(plan->lanes_up_s, 5);
+    ck_assert_double_eq(plan->move_overhead_s, 3);
+    ck_assert_double_eq(step_at(plan, 0)->start_s, 5);
+    ck_assert_double_eq(step_at(plan, 0)->job_s, forward ? 10 : 40);
+    ck_assert_double_eq(step_at(plan, 0)->overhead_s, 3);
+    ck_assert_double_eq(step_at(plan, 0)->duration_s, forward ? 13 : 43);
+    ck_assert_double_eq(step_at(plan, 1)->start_s, forward ? 18 : 48);
+    ck_assert_double_eq(step_at(plan, 3)->end_s, 117);
+    ck_assert_double_eq(plan->total_s, 117);
+
+    json = vl_evacuate_plan_to_json(plan);
+    ck_assert(json_object_object_get_ex(json, "lanes_up_s", &v));
+    ck_assert_double_eq(json_object_get_double(v), 5);
+    ck_assert(json_object_object_get_ex(json, "move_overhead_s", &v));
+    ck_assert_double_eq(json_object_get_double(v), 3);
+    ck_assert(json_object_object_get_ex(json, "moves", &moves));
+    ck_assert(json_object_object_get_ex(json_object_array_get_idx(moves, 0), "job_s", &v));
+    ck_assert_double_eq(json_object_get_double(v), forward ? 10 : 40);
+    ck_assert(json_object_object_get_ex(json_object_array_get_idx(moves, 0), "overhead_s", &v));
+    ck_assert_double_eq(json_object_get_double(v), 3);
+    ck_assert(json_object_object_get_ex(json_object_array_get_idx(moves, 0), "duration_s", &v));
+    ck_assert_double_eq(json_object_get_double(v), forward ? 13 : 43);
+    g_clear_pointer(&plan, vl_evacuate_plan_free);
+
+    /* two at once: jobs twice as long, both slots free at 5 s.
+     * m1..m4: 23, 43, 63, 83 -> 5-28, 5-48, 28-91, 48-131: 131.
+     * m4..m1: 83, 63, 43, 23 -> 5-88, 5-68, 68-111, 88-111: 111. */
+    config.concurrency = 2;
+    plan = vl_evacuate_plan_compute(g, domains, &config, NULL);
+    ck_assert_ptr_nonnull(plan);
+    forward = g_str_equal(step_name(plan, 0), "m1");
+    ck_assert_double_eq(step_at(plan, 0)->start_s, 5);
+    ck_assert_double_eq(step_at(plan, 1)->start_s, 5);
+    ck_assert_double_eq(step_at(plan, 2)->start_s, forward ? 28 : 68);
+    ck_assert_double_eq(step_at(plan, 3)->start_s, forward ? 48 : 88);
+    ck_assert_double_eq(plan->total_s, forward ? 131 : 111);
+    g_clear_pointer(&plan, vl_evacuate_plan_free);
+
+    /* no estimate, no fixed cost: the order alone, nothing predicted */
+    config.estimate = NULL;
+    plan = vl_evacuate_plan_compute(g, domains, &config, NULL);
+    ck_assert(isnan(step_at(plan, 0)->overhead_s));
+    ck_assert(isnan(plan->total_s));
+}
+END_TEST
+
+/* What a move's record says it cost besides its job and its lanes. */
+START_TEST(test_move_overhead)
+{
+    ck_assert_double_eq(vl_evacuate_move_overhead(20, 12.5, 1.5), 6);
+    ck_assert_double_eq(vl_evacuate_move_overhead(9.6, 3.1, 0), 6.5);
+    /* a job longer than the move as seen (clocks apart): never below 0 */
+    ck_assert_double_eq(vl_evacuate_move_overhead(10, 12, 0), 0);
+    ck_assert(isnan(vl_evacuate_move_overhead(NAN, 1, 0)));
+    ck_assert(isnan(vl_evacuate_move_overhead(10, -1, 0)));
+    ck_assert(isnan(vl_evacuate_move_overhead(10, 1, INFINITY)));
 }
 END_TEST
 
@@ -418,6 +509,25 @@ START_TEST(test_plan_bad_input)
     config.concurrency = 0;
     ck_assert_ptr_null(vl_evacuate_plan_compute(g, domains, &config, &error));
     ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
+    g_clear_error(&error);
+    {
+        const double bad[] = { -1, NAN, INFINITY, VL_EVACUATE_FIXED_MAX_S + 1 };
+        guint k;
+
+        for (k = 0; k < G_N_ELEMENTS(bad); k++) {
+            vl_evacuate_plan_config_init(&config);
+            config.move_overhead_s = bad[k];
+            ck_assert_ptr_null(vl_evacuate_plan_compute(g, domains, &config, &error));
+            ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
+            g_clear_error(&error);
+            vl_evacuate_plan_config_init(&config);
+            config.lanes_up_s = bad[k];
+            ck_assert_ptr_null(vl_evacuate_plan_compute(g, domains, &config, &error));
+            ck_assert_ptr_nonnull(strstr(error->message, "lane bring-up"));
+            g_clear_error(&error);
+        }
+    }
+    vl_evacuate_plan_config_init(&config);
     g_clear_error(&error);
     config.concurrency = VL_EVACUATE_CONCURRENCY_MAX + 1;
     ck_assert_ptr_null(vl_evacuate_plan_compute(g, domains, &config, &error));
@@ -1209,6 +1319,8 @@ evacuate_suite(void)
     tcase_add_loop_test(tc, test_plan_matches_order, 0, 10);
     tcase_add_test(tc, test_plan_path);
     tcase_add_test(tc, test_plan_schedule);
+    tcase_add_test(tc, test_plan_fixed_costs);
+    tcase_add_test(tc, test_move_overhead);
     tcase_add_test(tc, test_plan_unknown_and_hopeless);
     tcase_add_test(tc, test_plan_bad_input);
     suite_add_tcase(s, tc);
