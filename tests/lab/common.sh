@@ -60,7 +60,10 @@ t_need_guest() {
 }
 
 # t_lab_up ARGS...: bring a lab up and make sure it goes down on every exit.
+# The trap is set only once lab/up succeeded: a lab/up that fails (another
+# lab already up, say) has torn down what it made itself, and a trap set
+# before would tear down a lab that is not this test's.
 t_lab_up() {
-    trap '"$LAB/down" --quiet >&2 || true' EXIT
     "$LAB/up" "$@" >&2 || t_fail "lab/up $* failed"
+    trap '"$LAB/down" --quiet >&2 || true' EXIT
 }
