@@ -377,57 +377,53 @@ do_state(Call *call, GError **error)
     virDomainFree(dom);
 }
 
+/*
+ * One lifecycle step on @call's domain: nothing to do when it is already
+ * in @done_state (checked first with @check_before), else @action; a failure of @action is
+ * no failure when the domain ended up in @done_state anyway (a destroy
+ * racing the guest's own shutdown).  The state is read back either way.
+ * The errors read "Cannot start domain 'NAME'", "Cannot shut down
+ * domain 'NAME'", "Cannot destroy domain 'NAME'".
+ */
 static void
-do_start(Call *call, GError **error)
+lifecycle_step(Call *call, int done_state, int (*action)(virDomainPtr),
+               gboolean check_before, const char *what, GError **error)
 {
     g_autoptr(virDomain) dom = lookup(call->conn, call->domain, error);
 
     if (!dom)
         return;
-    call->state = read_state(dom);
-    if (call->state == VIR_DOMAIN_RUNNING)
-        return;
-    if (virDomainCreate(dom) < 0) {
-        vl_error_set_from_virt(error, "Cannot start domain '%s'", call->domain);
+    if (check_before) {
+        call->state = read_state(dom);
+        if (call->state == done_state)
+            return;
+    }
+    if (action(dom) < 0 && (check_before || read_state(dom) != done_state)) {
+        vl_error_set_from_virt(error, "Cannot %s domain '%s'", what, call->domain);
         call->state = read_state(dom);
         return;
     }
     call->state = read_state(dom);
+}
+
+static void
+do_start(Call *call, GError **error)
+{
+    lifecycle_step(call, VIR_DOMAIN_RUNNING, virDomainCreate, TRUE, "start", error);
 }
 
 static void
 do_shutdown(Call *call, GError **error)
 {
-    g_autoptr(virDomain) dom = lookup(call->conn, call->domain, error);
-
-    if (!dom)
-        return;
-    call->state = read_state(dom);
-    if (call->state == VIR_DOMAIN_SHUTOFF)
-        return;
-    if (virDomainShutdown(dom) < 0) {
-        vl_error_set_from_virt(error, "Cannot shut down domain '%s'",
-                               call->domain);
-        call->state = read_state(dom);
-        return;
-    }
-    call->state = read_state(dom);
+    lifecycle_step(call, VIR_DOMAIN_SHUTOFF, virDomainShutdown, TRUE, "shut down",
+                   error);
 }
 
 static void
 do_destroy(Call *call, GError **error)
 {
-    g_autoptr(virDomain) dom = lookup(call->conn, call->domain, error);
-
-    if (!dom)
-        return;
-    if (virDomainDestroy(dom) < 0 && read_state(dom) != VIR_DOMAIN_SHUTOFF) {
-        vl_error_set_from_virt(error, "Cannot destroy domain '%s'",
-                               call->domain);
-        call->state = read_state(dom);
-        return;
-    }
-    call->state = read_state(dom);
+    lifecycle_step(call, VIR_DOMAIN_SHUTOFF, virDomainDestroy, FALSE, "destroy",
+                   error);
 }
 
 /* Creates @path, which must not exist yet, so that nothing of anyone
