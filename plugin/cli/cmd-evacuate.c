@@ -325,36 +325,6 @@ read_tag(Evacuation *ev, virDomainPtr dom)
     return tag;
 }
 
-/*
- * The container @name belongs to, by the container manager's rule
- * (docs/containers.md, "Membership"): a tagged domain belongs to the
- * container of its tag and to no other (none if the policy has no such
- * container); an untagged one to the first container in policy order
- * whose globs match it or whose standby list names it; a container's
- * template is never its member.
- */
-static const VlContainerPolicy *
-container_of(const VlPolicy *policy, const char *name, const char *tag)
-{
-    guint i;
-
-    for (i = 0; i < policy->containers->len; i++) {
-        const VlContainerPolicy *c = g_ptr_array_index(policy->containers, i);
-
-        if (g_strcmp0(c->template_domain, name) == 0)
-            continue;
-        if (tag) {
-            if (g_str_equal(tag, c->name))
-                return c;
-            continue;
-        }
-        if (vl_container_policy_match_domain(c, name) ||
-            (c->standby && g_strv_contains((const char *const *)c->standby, name)))
-            return c;
-    }
-    return NULL;
-}
-
 static void
 domain_unref(gpointer dom)
 {
@@ -391,7 +361,7 @@ list_domains(Evacuation *ev, virConnectPtr conn, const VlPolicy *policy,
         const char *name = virDomainGetName(doms[i]);
         g_autofree char *tag = container ? read_tag(ev, doms[i]) : NULL;
         gboolean member = !container ||
-            (name && container_of(policy, name, tag) == container);
+            (name && vl_container_manager_assign(policy, name, tag) == container);
         int state = VIR_DOMAIN_NOSTATE;
 
         if (!name || virDomainGetState(doms[i], &state, NULL, 0) < 0 ||

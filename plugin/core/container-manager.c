@@ -189,35 +189,41 @@ find_container(VlContainerManager *manager, const char *name)
     return name ? g_hash_table_lookup(manager->by_name, name) : NULL;
 }
 
-/* The container @d belongs to: its tag decides when it has one (a tag
- * naming no container puts it in none); else the first container whose
- * globs or standby list name it.  A template is in no container. */
-static Container *
-assign(VlContainerManager *manager, Domain *d)
+const VlContainerPolicy *
+vl_container_manager_assign(const VlPolicy *policy, const char *name,
+                            const char *tag)
 {
     guint i;
 
-    if (d->state == STATE_ABSENT)
-        return NULL;
-    if (d->tag) {
-        Container *c = find_container(manager, d->tag);
+    for (i = 0; policy && policy->containers && i < policy->containers->len; i++) {
+        const VlContainerPolicy *p = g_ptr_array_index(policy->containers, i);
 
-        if (c && g_strcmp0(c->policy->template_domain, d->name) == 0)
-            return NULL;
-        return c;
-    }
-    for (i = 0; i < manager->containers->len; i++) {
-        Container *c = g_ptr_array_index(manager->containers, i);
-        const VlContainerPolicy *p = c->policy;
-
-        if (g_strcmp0(p->template_domain, d->name) == 0)
+        if (tag) {
+            if (!g_str_equal(tag, p->name))
+                continue;
+            return g_strcmp0(p->template_domain, name) == 0 ? NULL : p;
+        }
+        if (g_strcmp0(p->template_domain, name) == 0)
             continue;
-        if (vl_container_policy_match_domain(p, d->name) ||
+        if (vl_container_policy_match_domain(p, name) ||
             (p->standby &&
-             g_strv_contains((const char *const *)p->standby, d->name)))
-            return c;
+             g_strv_contains((const char *const *)p->standby, name)))
+            return p;
     }
     return NULL;
+}
+
+/* The container @d belongs to (vl_container_manager_assign()); an absent
+ * domain is in none. */
+static Container *
+assign(VlContainerManager *manager, Domain *d)
+{
+    const VlContainerPolicy *p = NULL;
+
+    if (d->state == STATE_ABSENT)
+        return NULL;
+    p = vl_container_manager_assign(manager->policy, d->name, d->tag);
+    return p ? find_container(manager, p->name) : NULL;
 }
 
 static VlContainerMemberState

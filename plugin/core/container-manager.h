@@ -112,6 +112,24 @@ gboolean vl_container_manager_read_tag(virDomainPtr dom,
                                        unsigned int xml_flags,
                                        char **tag, GError **error);
 
+/**
+ * vl_container_manager_assign:
+ * @policy: (nullable): the policy (borrowed)
+ * @name: the domain's name
+ * @tag: (nullable): the container the domain is tagged with
+ *
+ * The membership rule (docs/containers.md, "Membership"): a tagged domain
+ * belongs to the container of its tag and to no other (none if the
+ * policy has no such container); an untagged one to the first container
+ * in policy order whose name_globs match it or whose standby list names
+ * it; a container's template is never its member.
+ *
+ * Returns: (transfer none) (nullable): the container's policy
+ */
+const VlContainerPolicy *vl_container_manager_assign(const VlPolicy *policy,
+                                                     const char *name,
+                                                     const char *tag);
+
 /* ---- for tests ------------------------------------------------------ */
 
 /* Replaces the statistics source; a later configure() keeps it unless

@@ -397,6 +397,33 @@ START_TEST(test_membership)
 }
 END_TEST
 
+/* The rule itself, as the CLI uses it (vl_container_manager_assign()). */
+START_TEST(test_assign_rule)
+{
+    Fixture *fx = fixture_new("enforce", FALSE);
+    const VlContainerPolicy *web = g_ptr_array_index(fx->policy->containers, 0);
+    const VlContainerPolicy *db = g_ptr_array_index(fx->policy->containers, 1);
+
+    ck_assert_str_eq(web->name, "web");
+    ck_assert_str_eq(db->name, "db");
+    /* untagged: globs and the standby list, in policy order */
+    ck_assert_ptr_eq(vl_container_manager_assign(fx->policy, "web-9", NULL), web);
+    ck_assert_ptr_eq(vl_container_manager_assign(fx->policy, "db-1", NULL), db);
+    ck_assert_ptr_eq(vl_container_manager_assign(fx->policy, "sb 1; 'q'", NULL), web);
+    ck_assert_ptr_null(vl_container_manager_assign(fx->policy, "other", NULL));
+    /* a tag decides, whatever the globs say; a tag naming no container
+     * puts it in none */
+    ck_assert_ptr_eq(vl_container_manager_assign(fx->policy, "web-9", "db"), db);
+    ck_assert_ptr_eq(vl_container_manager_assign(fx->policy, "other", "web"), web);
+    ck_assert_ptr_null(vl_container_manager_assign(fx->policy, "web-9", "nope"));
+    /* the template is never a member, tagged or not */
+    ck_assert_ptr_null(vl_container_manager_assign(fx->policy, "web-tmpl", NULL));
+    ck_assert_ptr_null(vl_container_manager_assign(fx->policy, "web-tmpl", "web"));
+    ck_assert_ptr_null(vl_container_manager_assign(NULL, "web-9", NULL));
+    fixture_free(fx);
+}
+END_TEST
+
 START_TEST(test_regroup_on_events)
 {
     Fixture *fx = fixture_new("enforce", FALSE);
@@ -827,6 +854,7 @@ manager_suite(void)
 
     tc = tcase_create("membership");
     tcase_add_test(tc, test_membership);
+    tcase_add_test(tc, test_assign_rule);
     tcase_add_test(tc, test_regroup_on_events);
     suite_add_tcase(s, tc);
 
