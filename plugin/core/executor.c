@@ -681,6 +681,22 @@ step_failed(Job *job, const char *fmt, ...)
     run_call(job, call_new(job, step->domain), do_state, on_final_state);
 }
 
+/* In a completion callback: the job when its call succeeded; NULL when
+ * the job was freed or the call failed (the step then fails with the
+ * call's error). */
+static Job *
+job_succeeded(GAsyncResult *result, gpointer user_data, Call **call)
+{
+    g_autoptr(GError) error = NULL;
+    Job *job = job_of(result, user_data, call, &error);
+
+    if (job && error) {
+        step_failed(job, "%s", error->message);
+        return NULL;
+    }
+    return job;
+}
+
 static gboolean
 on_watchdog(gpointer data)
 {
@@ -705,16 +721,11 @@ static void
 on_started(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
            gpointer user_data)
 {
-    g_autoptr(GError) error = NULL;
     Call *call = NULL;
-    Job *job = job_of(result, user_data, &call, &error);
+    Job *job = job_succeeded(result, user_data, &call);
 
     if (!job)
         return;
-    if (error) {
-        step_failed(job, "%s", error->message);
-        return;
-    }
     if (call->state != VIR_DOMAIN_RUNNING) {
         step_failed(job, "Domain '%s' is not running after it was started",
                     call->domain);
@@ -748,16 +759,11 @@ static void
 on_destroyed(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
              gpointer user_data)
 {
-    g_autoptr(GError) error = NULL;
     Call *call = NULL;
-    Job *job = job_of(result, user_data, &call, &error);
+    Job *job = job_succeeded(result, user_data, &call);
 
     if (!job)
         return;
-    if (error) {
-        step_failed(job, "%s", error->message);
-        return;
-    }
     if (call->state != VIR_DOMAIN_SHUTOFF && call->state != -1) {
         step_failed(job, "Domain '%s' is still not off after it was destroyed",
                     call->domain);
@@ -872,16 +878,11 @@ static void
 on_defined(GObject *source G_GNUC_UNUSED, GAsyncResult *result,
            gpointer user_data)
 {
-    g_autoptr(GError) error = NULL;
     Call *call = NULL;
-    Job *job = job_of(result, user_data, &call, &error);
+    Job *job = job_succeeded(result, user_data, &call);
 
     if (!job)
         return;
-    if (error) {
-        step_failed(job, "%s", error->message);
-        return;
-    }
     /* The overlays belong to the new domain now. */
     g_ptr_array_set_size(job->reserved, 0);
     report_real(job, call->domain, call->state);
