@@ -17,6 +17,7 @@
 #include <libvirt/virterror.h>
 
 #include "commands.h"
+#include "cli-output.h"
 #include "container-manager.h"
 #include "dirtyrate.h"
 #include "domains.h"
@@ -76,28 +77,10 @@ parse_uint(const char *option, const char *text, guint64 min, guint64 max,
 {
     guint64 value = 0;
 
-    if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL)) {
-        g_autofree char *shown = g_strescape(text, NULL);
-
-        g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
-                    "Option '%s' takes a whole number from %" G_GUINT64_FORMAT
-                    " to %" G_GUINT64_FORMAT ", not '%s'",
-                    option, min, max, shown);
+    if (!vl_cli_parse_uint(option, text, min, max, &value, error))
         return FALSE;
-    }
     *out = (guint)value;
     return TRUE;
-}
-
-static int
-usage(GOptionContext *octx, const char *problem)
-{
-    g_autofree char *help = g_option_context_get_help(octx, TRUE, NULL);
-
-    if (problem)
-        fprintf(stderr, "virt-lanes evacuate: %s\n", problem);
-    fputs(help, stderr);
-    return 2;
 }
 
 /* Returns -1 when parsed, else the exit code. */
@@ -146,7 +129,7 @@ parse_args(Evacuation *ev, int argc, char **argv)
         "0 all moved (or --dry-run), 1 something did not move, 2 usage.");
     g_option_context_add_main_entries(octx, entries, NULL);
     if (!g_option_context_parse(octx, &argc, &argv, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "evacuate", error->message);
     ev->json = ev->json || ev->opts->json;
     if (!ev->policy_path)
         ev->policy_path = g_strdup(VL_POLICYDIR);
@@ -157,14 +140,14 @@ parse_args(Evacuation *ev, int argc, char **argv)
         g_autofree char *shown = g_strescape(argv[1], NULL);
         g_autofree char *problem = g_strdup_printf("Unexpected argument '%s'", shown);
 
-        return usage(octx, problem);
+        return vl_cli_usage(octx, "evacuate", problem);
     }
     if (!!ev->container == !!ev->host)
-        return usage(octx, "Give exactly one of --container NAME and --host");
+        return vl_cli_usage(octx, "evacuate", "Give exactly one of --container NAME and --host");
     if (ev->container && !*ev->container)
-        return usage(octx, "--container needs a name");
+        return vl_cli_usage(octx, "evacuate", "--container needs a name");
     if (!ev->dest_uri || !*ev->dest_uri)
-        return usage(octx, "--to URI is required");
+        return vl_cli_usage(octx, "evacuate", "--to URI is required");
 
     ev->concurrency = 1;
     ev->observe_s = OBSERVE_DEFAULT_S;
@@ -172,69 +155,24 @@ parse_args(Evacuation *ev, int argc, char **argv)
     if (s_concurrency &&
         !parse_uint("--concurrency", s_concurrency, 1, VL_EVACUATE_CONCURRENCY_MAX,
                     &ev->concurrency, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "evacuate", error->message);
     if (s_observe &&
         !parse_uint("--observe", s_observe, 0, OBSERVE_MAX_S, &ev->observe_s, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "evacuate", error->message);
     if (s_dirty &&
         !parse_uint("--dirty-sample", s_dirty, 0, VL_DIRTYRATE_MAX_PERIOD,
                     &ev->dirty_sample_s, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "evacuate", error->message);
     ev->dirty_sample_given = s_dirty != NULL;
     return -1;
 }
 
 /* ---- output helpers ------------------------------------------------------ */
 
-/* @text made safe for a terminal: valid UTF-8, control characters '?'. */
-static char *
-shown(const char *text)
-{
-    char *out = g_utf8_make_valid(text ? text : "", -1);
-    char *p;
-
-    for (p = out; *p; p++) {
-        if ((guchar)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
-    return out;
-}
-
-static void
-print_json(json_object *obj)
-{
-    printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-    fflush(stdout);
-}
-
-static json_object *
-json_event(const char *event)
-{
-    json_object *obj = json_object_new_object();
-
-    json_object_object_add(obj, "event", json_object_new_string(event));
-    return obj;
-}
-
-static json_object *
-json_num(double value)
-{
-    return isfinite(value) ? json_object_new_double(value) : NULL;
-}
-
 static char *
 format_seconds(double s)
 {
-    if (isnan(s))
-        return g_strdup("unknown");
-    if (isinf(s))
-        return g_strdup("never (does not converge)");
-    if (s >= 3600)
-        return g_strdup_printf("%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    if (s >= 100)
-        return g_strdup_printf("%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    return g_strdup_printf("%.1f s", s);
+    return vl_cli_format_seconds(s, "unknown", "never (does not converge)");
 }
 
 static char *
@@ -316,7 +254,7 @@ read_tag(Evacuation *ev, virDomainPtr dom)
     char *tag = NULL;
 
     if (!vl_container_manager_read_tag(dom, 0, &tag, &error)) {
-        g_autofree char *s = shown(virDomainGetName(dom));
+        g_autofree char *s = vl_cli_shown(virDomainGetName(dom));
 
         say(ev, "Warning: the container tag of '%s' is unknown: %s", s,
             error->message);
@@ -367,7 +305,7 @@ list_domains(Evacuation *ev, virConnectPtr conn, const VlPolicy *policy,
         if (!name || virDomainGetState(doms[i], &state, NULL, 0) < 0 ||
             state != VIR_DOMAIN_RUNNING) {
             if (name && member) {
-                g_autofree char *s = shown(name);
+                g_autofree char *s = vl_cli_shown(name);
 
                 say(ev, "Not moving '%s': %s, not running", s,
                     vl_domain_state_to_string(state));
@@ -425,7 +363,7 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
     for (i = 0; i < moving->len; i++) {
         virDomainPtr dom = g_ptr_array_index(moving, i);
         VlEvacuateDomain *d = vl_evacuate_domain_new(virDomainGetName(dom));
-        g_autofree char *s = shown(d->name);
+        g_autofree char *s = vl_cli_shown(d->name);
         virDomainInfo info;
 
         g_ptr_array_add(domains, d);
@@ -501,7 +439,7 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
                 return domains;
         }
         if (measuring[i] && isnan(d->dirty_rate_bps)) {
-            g_autofree char *s = shown(d->name);
+            g_autofree char *s = vl_cli_shown(d->name);
 
             say(ev, "Dirty rate of '%s' not measured (0 assumed)", s);
         }
@@ -664,7 +602,7 @@ static void
 print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what,
                 guint overhead_runs)
 {
-    g_autofree char *dest = shown(ev->dest_uri);
+    g_autofree char *dest = vl_cli_shown(ev->dest_uri);
     g_autofree char *total = format_seconds(plan->total_s);
     guint i;
 
@@ -694,7 +632,7 @@ print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what,
     for (i = 0; i < plan->steps->len; i++) {
         const VlEvacuateStep *step = g_ptr_array_index(plan->steps, i);
         const VlEvacuateMoveEstimate *m = &step->move;
-        g_autofree char *name = shown(step->name);
+        g_autofree char *name = vl_cli_shown(step->name);
 
         if (!m->estimated) {
             printf("  %2u. '%s'  no estimate\n", i + 1, name);
@@ -731,12 +669,12 @@ on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
          gpointer user_data)
 {
     Evacuation *ev = user_data;
-    g_autofree char *name = shown(e->domain);
+    g_autofree char *name = vl_cli_shown(e->domain);
 
     switch (e->type) {
     case VL_EVACUATE_EVENT_STARTED:
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("started");
+            g_autoptr(json_object) o = vl_cli_json_event("started");
 
             json_object_object_add(o, "domain", json_object_new_string(e->domain));
             json_object_object_add(o, "position", json_object_new_int(e->position));
@@ -744,8 +682,8 @@ on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
                                    json_object_new_int64(g_get_real_time()));
             if (ev->dynamic)
                 json_object_object_add(o, "traffic_to_moved_bps",
-                                       json_num(e->weight_to_moved));
-            print_json(o);
+                                       vl_cli_json_num(e->weight_to_moved));
+            vl_cli_print_json(o);
         } else if (ev->dynamic && e->weight_to_moved > 0) {
             g_autofree char *rate = format_rate(e->weight_to_moved);
 
@@ -764,15 +702,15 @@ on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
             break;
         g_hash_table_insert(ev->last_progress, key, GSIZE_TO_POINTER(now));
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("progress");
+            g_autoptr(json_object) o = vl_cli_json_event("progress");
 
             json_object_object_add(o, "domain", json_object_new_string(e->domain));
-            json_object_object_add(o, "elapsed_s", json_num(e->progress->elapsed_s));
-            json_object_object_add(o, "percent", json_num(e->progress->percent));
+            json_object_object_add(o, "elapsed_s", vl_cli_json_num(e->progress->elapsed_s));
+            json_object_object_add(o, "percent", vl_cli_json_num(e->progress->percent));
             json_object_object_add(o, "bandwidth_bps",
-                                   json_num(e->progress->bandwidth_bps));
-            json_object_object_add(o, "eta_s", json_num(e->progress->eta_s));
-            print_json(o);
+                                   vl_cli_json_num(e->progress->bandwidth_bps));
+            json_object_object_add(o, "eta_s", vl_cli_json_num(e->progress->eta_s));
+            vl_cli_print_json(o);
         } else {
             g_autofree char *rate = format_rate(e->progress->bandwidth_bps);
             g_autofree char *eta = format_seconds(e->progress->eta_s);
@@ -788,23 +726,23 @@ on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
         double secs = vl_evacuate_run_get_duration(ev->run, e->move);
 
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("finished");
+            g_autoptr(json_object) o = vl_cli_json_event("finished");
 
             json_object_object_add(o, "domain", json_object_new_string(e->domain));
             json_object_object_add(o, "position", json_object_new_int(e->position));
             json_object_object_add(o, "state",
                                    json_object_new_string(vl_evacuate_move_state_to_string(e->state)));
-            json_object_object_add(o, "duration_s", json_num(secs));
+            json_object_object_add(o, "duration_s", vl_cli_json_num(secs));
             json_object_object_add(o, "time_us",
                                    json_object_new_int64(g_get_real_time()));
             json_object_object_add(o, "error", e->error ?
                                    json_object_new_string(e->error->message) : NULL);
-            print_json(o);
+            vl_cli_print_json(o);
         } else if (e->state == VL_EVACUATE_MOVE_MOVED) {
             printf("[%u/%u] '%s' moved in %.1f s\n", e->position, ev->total, name,
                    secs);
         } else {
-            g_autofree char *msg = shown(e->error ? e->error->message : "?");
+            g_autofree char *msg = vl_cli_shown(e->error ? e->error->message : "?");
 
             printf("[%u/%u] '%s' %s after %.1f s: %s\n", e->position, ev->total,
                    name, e->state == VL_EVACUATE_MOVE_CANCELLED ? "cancelled" : "FAILED",
@@ -814,42 +752,42 @@ on_event(VlEvacuateRun *run G_GNUC_UNUSED, const VlEvacuateEvent *e,
     }
     case VL_EVACUATE_EVENT_STOPPING:
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("stopping");
+            g_autoptr(json_object) o = vl_cli_json_event("stopping");
 
             json_object_object_add(o, "reason", json_object_new_string(e->error->message));
-            print_json(o);
+            vl_cli_print_json(o);
         } else {
-            g_autofree char *msg = shown(e->error->message);
+            g_autofree char *msg = vl_cli_shown(e->error->message);
 
             printf("Stopping: %s\n", msg);
         }
         break;
     case VL_EVACUATE_EVENT_NOTE:
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("note");
+            g_autoptr(json_object) o = vl_cli_json_event("note");
 
             json_object_object_add(o, "domain", json_object_new_string(e->domain));
             json_object_object_add(o, "position", json_object_new_int(e->position));
             json_object_object_add(o, "note", json_object_new_string(e->note));
-            print_json(o);
+            vl_cli_print_json(o);
         } else {
-            g_autofree char *text = shown(e->note);
+            g_autofree char *text = vl_cli_shown(e->note);
 
             printf("[%u/%u] '%s' %s\n", e->position, ev->total, name, text);
         }
         break;
     case VL_EVACUATE_EVENT_OBSERVED:
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("observed");
+            g_autoptr(json_object) o = vl_cli_json_event("observed");
 
             json_object_object_add(o, "edges", e->observed ?
                                    json_object_new_int(vl_graph_n_edges(e->observed)) :
                                    NULL);
             json_object_object_add(o, "error", e->error ?
                                    json_object_new_string(e->error->message) : NULL);
-            print_json(o);
+            vl_cli_print_json(o);
         } else if (e->error) {
-            g_autofree char *msg = shown(e->error->message);
+            g_autofree char *msg = vl_cli_shown(e->error->message);
 
             printf("Re-observation failed (keeping what was known): %s\n", msg);
         } else {
@@ -881,7 +819,7 @@ print_summary_text(Evacuation *ev)
 
     for (i = 0; i < n_started; i++) {
         if (vl_evacuate_run_get_state(ev->run, started[i]) == VL_EVACUATE_MOVE_MOVED) {
-            g_autofree char *s = shown(vl_evacuate_run_get_domain(ev->run, started[i]));
+            g_autofree char *s = vl_cli_shown(vl_evacuate_run_get_domain(ev->run, started[i]));
 
             g_string_append_printf(moved, "%s'%s'", n_moved ? ", " : "", s);
             n_moved++;
@@ -894,15 +832,15 @@ print_summary_text(Evacuation *ev)
     for (i = 0; i < n_started; i++) {
         VlEvacuateMoveState st = vl_evacuate_run_get_state(ev->run, started[i]);
         const GError *err = vl_evacuate_run_get_error(ev->run, started[i]);
-        g_autofree char *s = shown(vl_evacuate_run_get_domain(ev->run, started[i]));
-        g_autofree char *msg = shown(err ? err->message : "");
+        g_autofree char *s = vl_cli_shown(vl_evacuate_run_get_domain(ev->run, started[i]));
+        g_autofree char *msg = vl_cli_shown(err ? err->message : "");
 
         if (st != VL_EVACUATE_MOVE_MOVED)
             printf("  '%s': %s: %s\n", s, vl_evacuate_move_state_to_string(st), msg);
     }
     for (i = 0; i < n; i++) {
         if (vl_evacuate_run_get_state(ev->run, i) == VL_EVACUATE_MOVE_PENDING) {
-            g_autofree char *s = shown(vl_evacuate_run_get_domain(ev->run, i));
+            g_autofree char *s = vl_cli_shown(vl_evacuate_run_get_domain(ev->run, i));
 
             printf("  '%s': not started\n", s);
         }
@@ -951,7 +889,7 @@ evacuate_main(Evacuation *ev)
     if (ev->container) {
         container = vl_policy_find_container(policy, ev->container);
         if (!container) {
-            g_autofree char *s = shown(ev->container);
+            g_autofree char *s = vl_cli_shown(ev->container);
 
             fprintf(stderr, "virt-lanes evacuate: No container '%s' in the policy '%s'\n",
                     s, ev->policy_path);
@@ -982,12 +920,12 @@ evacuate_main(Evacuation *ev)
     if (moving->len == 0) {
         say(ev, "Nothing to move: no running domain of %s on this host", what);
         if (ev->json) {
-            g_autoptr(json_object) o = json_event("summary");
+            g_autoptr(json_object) o = vl_cli_json_event("summary");
 
             json_object_object_add(o, "ok", json_object_new_boolean(TRUE));
             json_object_object_add(o, "moved", json_object_new_array());
             json_object_object_add(o, "not_moved", json_object_new_array());
-            print_json(o);
+            vl_cli_print_json(o);
         }
         return 0;
     }
@@ -1086,14 +1024,14 @@ evacuate_main(Evacuation *ev)
     ev->total = plan->steps->len;
 
     if (ev->json) {
-        g_autoptr(json_object) o = json_event("plan");
+        g_autoptr(json_object) o = vl_cli_json_event("plan");
         json_object *traffic = json_object_new_object();
 
         json_object_object_add(o, "what", json_object_new_string(what));
         json_object_object_add(o, "to", json_object_new_string(ev->dest_uri));
         json_object_object_add(o, "dynamic", json_object_new_boolean(ev->dynamic));
         json_object_object_add(o, "dry_run", json_object_new_boolean(ev->dry_run));
-        json_object_object_add(o, "affinity_scale", json_num(affinity_scale));
+        json_object_object_add(o, "affinity_scale", vl_cli_json_num(affinity_scale));
         json_object_object_add(o, "move_overhead_runs", json_object_new_int(overhead_runs));
         json_object_object_add(traffic, "observed", json_object_new_boolean(have_report));
         json_object_object_add(traffic, "source", json_object_new_string(
@@ -1104,7 +1042,7 @@ evacuate_main(Evacuation *ev)
         json_object_object_add(traffic, "bridge_netfilter",
                                json_object_new_int(ev->traffic_host.bridge_netfilter));
         if (have_report) {
-            json_object_object_add(traffic, "interval_s", json_num(report.interval_s));
+            json_object_object_add(traffic, "interval_s", vl_cli_json_num(report.interval_s));
             json_object_object_add(traffic, "flows", json_object_new_int(report.flows));
             json_object_object_add(traffic, "between_domains",
                                    json_object_new_int(report.flows_between_domains));
@@ -1114,7 +1052,7 @@ evacuate_main(Evacuation *ev)
         json_object_object_add(o, "traffic", traffic);
         plan_json = vl_evacuate_plan_to_json(plan);
         json_object_object_add(o, "plan", json_object_get(plan_json));
-        print_json(o);
+        vl_cli_print_json(o);
     } else {
         print_plan_text(ev, plan, what, overhead_runs);
     }
@@ -1151,7 +1089,7 @@ evacuate_main(Evacuation *ev)
         g_autoptr(json_object) o = vl_evacuate_run_to_json(ev->run);
 
         json_object_object_add(o, "event", json_object_new_string("summary"));
-        print_json(o);
+        vl_cli_print_json(o);
     } else {
         print_summary_text(ev);
     }

@@ -17,6 +17,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "cli-output.h"
 #include "commands.h"
 #include "dirtyrate.h"
 #include "ipc.h"
@@ -88,22 +89,6 @@ typedef struct {
 /* ---- arguments ------------------------------------------------------------ */
 
 static gboolean
-parse_uint(const char *option, const char *text, guint64 min, guint64 max,
-           guint64 *out, GError **error)
-{
-    g_autofree char *shown = g_strescape(text, NULL);
-
-    if (!g_ascii_string_to_unsigned(text, 10, min, max, out, NULL)) {
-        g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
-                    "Option '%s' takes a whole number from %" G_GUINT64_FORMAT
-                    " to %" G_GUINT64_FORMAT ", not '%s'",
-                    option, min, max, shown);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean
 parse_double(const char *option, const char *text, double min, double max,
              gboolean min_exclusive, double *out, GError **error)
 {
@@ -119,17 +104,6 @@ parse_double(const char *option, const char *text, double min, double max,
     }
     *out = v;
     return TRUE;
-}
-
-static int
-usage(GOptionContext *octx, const char *problem)
-{
-    g_autofree char *help = g_option_context_get_help(octx, TRUE, NULL);
-
-    if (problem)
-        fprintf(stderr, "virt-lanes migrate: %s\n", problem);
-    fputs(help, stderr);
-    return 2;
 }
 
 /* Returns -1 when parsed, else the exit code. */
@@ -195,7 +169,7 @@ parse_args(MigrateRun *run, int argc, char **argv)
         "(the guest keeps running here), 2 usage.");
     g_option_context_add_main_entries(octx, entries, NULL);
     if (!g_option_context_parse(octx, &argc, &argv, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "migrate", error->message);
     run->live = live;
     if (!run->policy_path)
         run->policy_path = g_strdup(VL_POLICYDIR);
@@ -213,110 +187,64 @@ parse_args(MigrateRun *run, int argc, char **argv)
 
             problem = g_strdup_printf("Unexpected argument '%s'", shown);
         }
-        return usage(octx, problem);
+        return vl_cli_usage(octx, "migrate", problem);
     }
     run->domain = argv[1];
     run->dest_uri = argv[2];
     if (!*run->domain || !*run->dest_uri)
-        return usage(octx, "DOMAIN and DESTURI must not be empty");
+        return vl_cli_usage(octx, "migrate", "DOMAIN and DESTURI must not be empty");
 
     run->dirty_rate_mib = -1;
     run->dirty_sample_s = DIRTY_SAMPLE_DEFAULT_S;
     if (s_parallel) {
-        if (!parse_uint("--parallel-connections", s_parallel, 1,
+        if (!vl_cli_parse_uint("--parallel-connections", s_parallel, 1,
                         VL_MIGRATE_CHANNELS_MAX, &n, &error))
-            return usage(octx, error->message);
+            return vl_cli_usage(octx, "migrate", error->message);
         run->parallel_connections = (guint)n;
     }
     if (s_bandwidth) {
-        if (!parse_uint("--bandwidth", s_bandwidth, 1, 1000000, &n, &error))
-            return usage(octx, error->message);
+        if (!vl_cli_parse_uint("--bandwidth", s_bandwidth, 1, 1000000, &n, &error))
+            return vl_cli_usage(octx, "migrate", error->message);
         run->bandwidth_mib = n;
     }
     if (s_downtime) {
-        if (!parse_uint("--max-downtime", s_downtime, 1, 60000, &n, &error))
-            return usage(octx, error->message);
+        if (!vl_cli_parse_uint("--max-downtime", s_downtime, 1, 60000, &n, &error))
+            return vl_cli_usage(octx, "migrate", error->message);
         run->max_downtime_ms = (guint)n;
     }
     if (s_threshold &&
         !parse_double("--threshold", s_threshold, 0, 86400, TRUE,
                       &run->threshold_s, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "migrate", error->message);
     run->max_lanes = -1;
     if (s_max_lanes) {
-        if (!parse_uint("--max-lanes", s_max_lanes, 0, VL_PLAN_LANES_MAX,
+        if (!vl_cli_parse_uint("--max-lanes", s_max_lanes, 0, VL_PLAN_LANES_MAX,
                         &n, &error))
-            return usage(octx, error->message);
+            return vl_cli_usage(octx, "migrate", error->message);
         run->max_lanes = (gint)n;
     }
     if (s_dirty &&
         !parse_double("--dirty-rate", s_dirty, 0, 1000000, FALSE,
                       &run->dirty_rate_mib, &error))
-        return usage(octx, error->message);
+        return vl_cli_usage(octx, "migrate", error->message);
     if (s_sample) {
-        if (!parse_uint("--dirty-sample", s_sample, 0, VL_DIRTYRATE_MAX_PERIOD,
+        if (!vl_cli_parse_uint("--dirty-sample", s_sample, 0, VL_DIRTYRATE_MAX_PERIOD,
                         &n, &error))
-            return usage(octx, error->message);
+            return vl_cli_usage(octx, "migrate", error->message);
         run->dirty_sample_s = (guint)n;
         run->dirty_sample_given = TRUE;
     }
     if (!run->live && run->postcopy)
-        return usage(octx, "--postcopy needs a live migration");
+        return vl_cli_usage(octx, "migrate", "--postcopy needs a live migration");
     return -1;
 }
 
 /* ---- output helpers ---------------------------------------------------------- */
 
-/* @text with control characters replaced, for the terminal. */
-static char *
-shown(const char *text)
-{
-    g_autofree char *valid = g_utf8_make_valid(text ? text : "", -1);
-    char *out = g_strdup(valid);
-    char *p;
-
-    for (p = out; *p; p++) {
-        if ((guchar)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
-    return out;
-}
-
-static void
-print_json(json_object *obj)
-{
-    printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-    fflush(stdout);
-}
-
-static json_object *
-json_event(const char *event)
-{
-    json_object *obj = json_object_new_object();
-
-    json_object_object_add(obj, "event", json_object_new_string(event));
-    return obj;
-}
-
-static json_object *
-json_num(double value)
-{
-    return isfinite(value) ? json_object_new_double(value) : NULL;
-}
-
 static char *
 format_seconds(double s)
 {
-    if (isnan(s))
-        return g_strdup("?");
-    if (isinf(s))
-        return g_strdup("never");
-    if (s >= 3600)
-        return g_strdup_printf("%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    if (s >= 100)
-        return g_strdup_printf("%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    return g_strdup_printf("%.1f s", s);
+    return vl_cli_format_seconds(s, "?", "never");
 }
 
 /* The message and a warning on stderr (kept off stdout for --json). */
@@ -452,7 +380,7 @@ static void
 print_plan_text(const VlMigrateLanePlan *plan, double memory_bytes,
                 double dirty_bps, double threshold_s, const char *domain)
 {
-    g_autofree char *name = shown(domain);
+    g_autofree char *name = vl_cli_shown(domain);
     const VlMigrateLaneStep *pick = vl_migrate_lane_plan_get_chosen(plan);
     guint i;
 
@@ -462,7 +390,7 @@ print_plan_text(const VlMigrateLanePlan *plan, double memory_bytes,
         const VlMigrateLaneStep *s = g_ptr_array_index(plan->steps, i);
         g_autofree char *what = s->added_lane ?
             g_strdup_printf("+%s", s->added_lane) : g_strdup("base path");
-        g_autofree char *added = shown(what);
+        g_autofree char *added = vl_cli_shown(what);
         g_autofree char *predicted = format_seconds(s->predicted_s);
         g_autofree char *downtime = s->estimate.converges ?
             g_strdup_printf("%.0f ms", s->estimate.downtime_s * 1000) :
@@ -508,24 +436,24 @@ on_progress(VlMigrateJob *job G_GNUC_UNUSED, const VlMigrateProgress *p,
         fflush(stderr);
         run->progress_shown = TRUE;
     } else {
-        g_autoptr(json_object) obj = json_event("progress");
+        g_autoptr(json_object) obj = vl_cli_json_event("progress");
 
-        json_object_object_add(obj, "elapsed_s", json_num(p->elapsed_s));
-        json_object_object_add(obj, "percent", json_num(p->percent));
+        json_object_object_add(obj, "elapsed_s", vl_cli_json_num(p->elapsed_s));
+        json_object_object_add(obj, "percent", vl_cli_json_num(p->percent));
         json_object_object_add(obj, "processed_bytes",
                                json_object_new_int64((gint64)MIN(p->processed_bytes, G_MAXINT64)));
         json_object_object_add(obj, "remaining_bytes",
                                json_object_new_int64((gint64)MIN(p->remaining_bytes, G_MAXINT64)));
-        json_object_object_add(obj, "bandwidth_bps", json_num(p->bandwidth_bps));
-        json_object_object_add(obj, "eta_s", json_num(p->eta_s));
-        json_object_object_add(obj, "dirty_rate_bps", json_num(p->dirty_rate_bps));
+        json_object_object_add(obj, "bandwidth_bps", vl_cli_json_num(p->bandwidth_bps));
+        json_object_object_add(obj, "eta_s", vl_cli_json_num(p->eta_s));
+        json_object_object_add(obj, "dirty_rate_bps", vl_cli_json_num(p->dirty_rate_bps));
         json_object_object_add(obj, "iteration",
                                json_object_new_int64((gint64)MIN(p->iteration, G_MAXINT64)));
         json_object_object_add(obj, "verdict",
                                json_object_new_string(vl_eta_verdict_to_string(p->verdict)));
         json_object_object_add(obj, "links", json_object_new_int(run->links));
         json_object_object_add(obj, "postcopy", json_object_new_boolean(p->postcopy));
-        print_json(obj);
+        vl_cli_print_json(obj);
     }
 }
 
@@ -597,9 +525,9 @@ print_summary(MigrateRun *run, const VlMigrateLanes *lanes, guint channels,
     double downtime = st ? st->downtime_ms : NAN;
     double error_pct = isfinite(predicted_s) && job_s > 0 ?
                        100.0 * (predicted_s - job_s) / job_s : NAN;
-    g_autoptr(json_object) obj = json_event("summary");
+    g_autoptr(json_object) obj = vl_cli_json_event("summary");
     json_object *per_lane = json_object_new_array();
-    g_autofree char *name = shown(run->domain);
+    g_autofree char *name = vl_cli_shown(run->domain);
     GString *lane_text = g_string_new(NULL);
     guint i;
 
@@ -626,22 +554,22 @@ print_summary(MigrateRun *run, const VlMigrateLanes *lanes, guint channels,
                            json_object_new_string(vl_migrate_outcome_to_string(r->outcome)));
     json_object_object_add(obj, "error", run->result_error ?
                            json_object_new_string(run->result_error->message) : NULL);
-    json_object_object_add(obj, "wall_s", json_num(r->wall_s));
-    json_object_object_add(obj, "job_s", json_num(job_s));
-    json_object_object_add(obj, "processed_mib", json_num(mib));
-    json_object_object_add(obj, "mib_per_s", json_num(bps / MIB));
-    json_object_object_add(obj, "downtime_ms", json_num(downtime));
+    json_object_object_add(obj, "wall_s", vl_cli_json_num(r->wall_s));
+    json_object_object_add(obj, "job_s", vl_cli_json_num(job_s));
+    json_object_object_add(obj, "processed_mib", vl_cli_json_num(mib));
+    json_object_object_add(obj, "mib_per_s", vl_cli_json_num(bps / MIB));
+    json_object_object_add(obj, "downtime_ms", vl_cli_json_num(downtime));
     json_object_object_add(obj, "iterations", st ?
                            json_object_new_int64((gint64)MIN(st->sample.memory_iteration,
                                                              G_MAXINT64)) : NULL);
     json_object_object_add(obj, "links", json_object_new_int(run->links));
     json_object_object_add(obj, "channels", json_object_new_int(channels));
     json_object_object_add(obj, "lanes", per_lane);
-    json_object_object_add(obj, "predicted_s", json_num(predicted_s));
-    json_object_object_add(obj, "prediction_error_pct", json_num(error_pct));
+    json_object_object_add(obj, "predicted_s", vl_cli_json_num(predicted_s));
+    json_object_object_add(obj, "prediction_error_pct", vl_cli_json_num(error_pct));
 
     if (run->json) {
-        print_json(obj);
+        vl_cli_print_json(obj);
     } else if (r->outcome == VL_MIGRATE_OUTCOME_COMPLETED) {
         g_autofree char *wall = format_seconds(r->wall_s);
         g_autofree char *job = format_seconds(job_s);
@@ -751,7 +679,7 @@ run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
         const char *dest_xml, const char *xml, guint channels,
         const char *peer_name, GError **error)
 {
-    g_autofree char *name = shown(run->domain);
+    g_autofree char *name = vl_cli_shown(run->domain);
     virTypedParameterPtr params = NULL;
     int nparams = 0;
     unsigned int flags = 0;
@@ -811,7 +739,7 @@ migrate_main(MigrateRun *run)
     g_autofree char *dest_xml = NULL;
     g_autofree char *mig_uri = NULL;
     g_autofree char *host = NULL;
-    g_autofree char *name = shown(run->domain);
+    g_autofree char *name = vl_cli_shown(run->domain);
     g_autofree guint64 *tx_before = NULL;
     double learned[VL_PLAN_LANES_MAX + 1];
     VlMigrationPolicy *m;
@@ -992,17 +920,17 @@ migrate_main(MigrateRun *run)
             return 1;
         }
         if (run->json) {
-            g_autoptr(json_object) obj = json_event("plan");
+            g_autoptr(json_object) obj = vl_cli_json_event("plan");
 
             json_object_object_add(obj, "domain", json_object_new_string(run->domain));
             json_object_object_add(obj, "peer", json_object_new_string(peer->name));
-            json_object_object_add(obj, "memory_bytes", json_num(memory_bytes));
-            json_object_object_add(obj, "zero_bytes", json_num(zero_bytes));
-            json_object_object_add(obj, "dirty_rate_bps", json_num(dirty_bps));
-            json_object_object_add(obj, "threshold_s", json_num(in.threshold_s));
+            json_object_object_add(obj, "memory_bytes", vl_cli_json_num(memory_bytes));
+            json_object_object_add(obj, "zero_bytes", vl_cli_json_num(zero_bytes));
+            json_object_object_add(obj, "dirty_rate_bps", vl_cli_json_num(dirty_bps));
+            json_object_object_add(obj, "threshold_s", vl_cli_json_num(in.threshold_s));
             json_object_object_add(obj, "daemon", json_object_new_boolean(daemon_up));
             json_object_object_add(obj, "plan", vl_migrate_lane_plan_to_json(plan));
-            print_json(obj);
+            vl_cli_print_json(obj);
         } else {
             print_plan_text(plan, memory_bytes, dirty_bps, in.threshold_s, run->domain);
         }
@@ -1083,7 +1011,7 @@ migrate_main(MigrateRun *run)
                run->links, run->links == 1 ? "" : "s", channels);
         g_string_free(up, TRUE);
     } else if (lanes) {
-        g_autoptr(json_object) obj = json_event("lanes");
+        g_autoptr(json_object) obj = vl_cli_json_event("lanes");
         json_object *up = json_object_new_array();
         json_object *failed = json_object_new_array();
 
@@ -1107,7 +1035,7 @@ migrate_main(MigrateRun *run)
                                json_object_new_string(lanes->steering_error) : NULL);
         json_object_object_add(obj, "links", json_object_new_int(run->links));
         json_object_object_add(obj, "channels", json_object_new_int(channels));
-        print_json(obj);
+        vl_cli_print_json(obj);
     }
     if (plan) {
         /* The prediction for what we actually got. */
