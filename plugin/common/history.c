@@ -436,6 +436,45 @@ read_tail(const char *path, char **data, gsize *len, gboolean *partial,
     return TRUE;
 }
 
+/* Two writers may record one migration: virt-lanesd (on the job's
+ * completion) and the CLI that drove it, which knows more (its fixed
+ * cost).  Same domain, same bytes to the byte, the same job time to the
+ * millisecond (QEMU's, which both read), within a minute: the same run. */
+#define SAME_RUN_WINDOW_S 60
+#define SAME_RUN_LOOKBACK 8
+
+static gboolean
+same_run(const VlHistoryRecord *a, const VlHistoryRecord *b)
+{
+    return g_str_equal(a->domain, b->domain) &&
+           a->memory_bytes == b->memory_bytes &&
+           a->processed_bytes == b->processed_bytes &&
+           fabs(a->total_time_s - b->total_time_s) < 0.001 &&
+           ABS(a->time - b->time) <= SAME_RUN_WINDOW_S;
+}
+
+/* Adds @r, or merges it into a recent record of the same run (what one
+ * line lacks, the other gives); takes @r. */
+static void
+add_record(VlHistory *h, VlHistoryRecord *r)
+{
+    guint i;
+
+    for (i = h->records->len; i > 0 && h->records->len - i < SAME_RUN_LOOKBACK; i--) {
+        VlHistoryRecord *kept = g_ptr_array_index(h->records, i - 1);
+
+        if (!same_run(kept, r))
+            continue;
+        if (isnan(kept->predicted_time_s))
+            kept->predicted_time_s = r->predicted_time_s;
+        if (isnan(kept->move_overhead_s))
+            kept->move_overhead_s = r->move_overhead_s;
+        vl_history_record_free(r);
+        return;
+    }
+    g_ptr_array_add(h->records, r);
+}
+
 static gboolean
 load_file(VlHistory *h, const char *path, GError **error)
 {
@@ -462,7 +501,7 @@ load_file(VlHistory *h, const char *path, GError **error)
                 vl_history_record_from_line(data + start, line_len, NULL);
 
             if (r)
-                g_ptr_array_add(h->records, r);
+                add_record(h, r);
             else
                 h->bad_lines++;
         }

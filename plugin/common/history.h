@@ -80,7 +80,12 @@ gboolean vl_history_append(const char *path, const VlHistoryRecord *record,
 /**
  * vl_history_load:
  * Reads "@path.1" and @path.  Missing files give an empty history; an
- * unreadable one (permissions, a directory...) is an error.
+ * unreadable one (permissions, a directory...) is an error.  Two lines of
+ * one run (same domain, memory and processed bytes, job time to the
+ * millisecond, stamped within 60 s of each other: virt-lanesd and the CLI
+ * both recorded it) are one
+ * record: the first, with what it lacks (predicted_time_s,
+ * move_overhead_s) taken from the second.
  */
 VlHistory *vl_history_load(const char *path, GError **error);
 

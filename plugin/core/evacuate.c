@@ -1185,9 +1185,6 @@ vl_evacuate_run_to_json(const VlEvacuateRun *run)
  * steered onto a lane the destination did not bring up never moves. */
 #define STALL_ABORT_S 10
 
-/* How long to look for a daemon's own history record of a move. */
-#define HISTORY_WAIT_MS 1000
-
 struct _VlEvacuateMigrator {
     VlEvacuateMigratorConfig config;
     char *dest_uri;
@@ -1372,28 +1369,18 @@ lanes_timeout_ms(const VlEvacuateMigrator *m)
 
 /* ---- finishing: lanes down, the destination's plan cleared, reported -- */
 
-/* The move's history line, with its fixed cost: unless the daemon wrote
- * one (it records the migrations it sees complete), which a second line
- * would count twice. */
+/* The move's history line, with its fixed cost.  virt-lanesd may have
+ * recorded the same migration (its monitor writes one line per completed
+ * job): vl_history_load() takes the two lines as one run, ours adding the
+ * fixed cost, so ours is written either way. */
 static void
 record_history(MigrateMove *mm, double wall_s)
 {
     VlEvacuateMigrator *m = mm->m;
     g_autoptr(VlHistoryRecord) record = NULL;
     g_autoptr(GError) error = NULL;
-    gint64 since = g_get_real_time() / G_USEC_PER_SEC - (gint64)ceil(wall_s) - 1;
-    gint64 deadline = g_get_monotonic_time() + HISTORY_WAIT_MS * 1000;
     double dirty = isfinite(mm->dirty_rate_bps) ? mm->dirty_rate_bps : 0;
 
-    for (;;) {
-        g_autoptr(VlHistory) history = vl_history_load(m->history_path, NULL);
-
-        if (history && vl_migrate_history_has_record(history, mm->domain, since))
-            return;
-        if (g_get_monotonic_time() >= deadline)
-            break;
-        g_usleep(200 * 1000);
-    }
     record = vl_migrate_history_record_new(mm->domain, g_get_real_time() / G_USEC_PER_SEC,
                                            &mm->completed, dirty, mm->links,
                                            vl_migrate_channels_for(mm->links,

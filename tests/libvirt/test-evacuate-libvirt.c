@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "evacuate.h"
 #include "ipc.h"
 #include "traffic.h"
@@ -399,6 +401,8 @@ typedef struct {
     Fake fake;
     VlEvacuateMigrator *migrator;
     GPtrArray *notes;
+    char *dir;
+    char *history_path;
 } Fixture;
 
 static void
@@ -432,6 +436,10 @@ fixture_init(Fixture *fx, guint lanes)
     config.job_data_free = fake_job_free;
     config.job_user_data = &fx->fake;
     config.poll_ms = 20;
+    fx->dir = g_dir_make_tmp("vl-evacuate-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(fx->dir);
+    fx->history_path = g_build_filename(fx->dir, "history.jsonl", NULL);
+    config.history_path = fx->history_path;
     fx->migrator = vl_evacuate_migrator_new(&config);
 }
 
@@ -448,6 +456,10 @@ fixture_clear(Fixture *fx)
     g_clear_pointer(&fx->notes, g_ptr_array_unref);
     g_mutex_clear(&fx->fake.lock);
     g_cond_clear(&fx->fake.cond);
+    g_unlink(fx->history_path);
+    g_rmdir(fx->dir);
+    g_clear_pointer(&fx->history_path, g_free);
+    g_clear_pointer(&fx->dir, g_free);
 }
 
 static guint
@@ -573,6 +585,23 @@ START_TEST(test_migrator_lanes_held)
     for (i = 0; i < fx.fake.job_log->len; i++)
         ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, i),
                          "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
+    /* each move's history line: 3 links, 6 channels, the job's 0.1 s and
+     * a fixed cost (whatever the fakes took, a few ms) */
+    {
+        g_autoptr(VlHistory) h = vl_history_load(fx.history_path, NULL);
+
+        ck_assert_ptr_nonnull(h);
+        ck_assert_uint_eq(h->records->len, 3);
+        for (i = 0; i < 3; i++) {
+            const VlHistoryRecord *r = g_ptr_array_index(h->records, i);
+
+            ck_assert(g_strv_contains(names, r->domain));
+            ck_assert_uint_eq(r->lanes, 3);
+            ck_assert_uint_eq(r->channels, 6);
+            ck_assert(r->total_time_s == 0.1);
+            ck_assert(r->move_overhead_s >= 0 && r->move_overhead_s < 10);
+        }
+    }
     g_clear_pointer(&run, vl_evacuate_run_free);
     /* the run gave them back: freeing the migrator asks nothing more */
     g_clear_pointer(&fx.migrator, vl_evacuate_migrator_free);

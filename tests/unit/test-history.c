@@ -193,6 +193,43 @@ START_TEST(test_move_overhead_key)
 }
 END_TEST
 
+/* One run recorded twice (virt-lanesd, then the CLI with its fixed
+ * cost) loads as one record; other runs stay apart. */
+START_TEST(test_same_run_merged)
+{
+    TmpHistory t = tmp_history();
+    g_autoptr(VlHistory) h = NULL;
+    g_autoptr(VlHistoryRecord) daemon = sample_record(1000, "web 1", 3, 6e7);
+    g_autoptr(VlHistoryRecord) cli = sample_record(1002, "web 1", 3, 6e7);
+    g_autoptr(VlHistoryRecord) later = sample_record(1100, "web 1", 3, 6e7);
+    g_autoptr(VlHistoryRecord) other = sample_record(1003, "db", 3, 6e7);
+    g_autoptr(VlHistoryRecord) more = sample_record(1004, "web 1", 3, 6e7);
+    const VlHistoryRecord *r = NULL;
+
+    cli->move_overhead_s = 2.5;
+    cli->predicted_time_s = 40;
+    more->total_time_s += 0.5;
+    ck_assert(vl_history_append(t.path, daemon, 0, NULL));
+    ck_assert(vl_history_append(t.path, other, 0, NULL));
+    ck_assert(vl_history_append(t.path, cli, 0, NULL));
+    ck_assert(vl_history_append(t.path, more, 0, NULL));
+    ck_assert(vl_history_append(t.path, later, 0, NULL));
+    h = vl_history_load(t.path, NULL);
+    ck_assert_ptr_nonnull(h);
+    /* daemon+cli, other, more (another job time), later (100 s on) */
+    ck_assert_uint_eq(h->records->len, 4);
+    ck_assert_uint_eq(h->bad_lines, 0);
+    r = g_ptr_array_index(h->records, 0);
+    ck_assert_int_eq(r->time, 1000);
+    ck_assert(r->move_overhead_s == 2.5);
+    ck_assert(r->predicted_time_s == 40);
+    ck_assert_str_eq(((VlHistoryRecord *)g_ptr_array_index(h->records, 1))->domain, "db");
+    ck_assert(isnan(((VlHistoryRecord *)g_ptr_array_index(h->records, 2))->move_overhead_s));
+    ck_assert_int_eq(((VlHistoryRecord *)g_ptr_array_index(h->records, 3))->time, 1100);
+    tmp_history_clear(&t);
+}
+END_TEST
+
 /* The median of the most recent runs that carry a fixed cost. */
 START_TEST(test_learned_overhead)
 {
@@ -236,6 +273,8 @@ START_TEST(test_append_and_load)
         g_autoptr(VlHistoryRecord) r =
             sample_record(100 + i, "dom; rm -rf /", i + 1, 1e7 * (i + 1));
 
+        /* three runs, not one recorded thrice (test_same_run_merged) */
+        r->processed_bytes += i * 4096;
         ck_assert(vl_history_append(t.path, r, 0, &error));
     }
     ck_assert_int_eq(stat(t.path, &st), 0);
@@ -276,6 +315,7 @@ START_TEST(test_rotation)
     for (i = 1; i <= 5; i++) {
         g_autoptr(VlHistoryRecord) r = sample_record(i, "d", 1, 1e7);
 
+        r->processed_bytes += i * 4096;
         ck_assert(vl_history_append(t.path, r, max, NULL));
         ck_assert(file_size(t.path) <= max);
     }
@@ -499,6 +539,7 @@ history_suite(void)
     tc = tcase_create("learning");
     tcase_add_test(tc, test_learned_bps);
     tcase_add_test(tc, test_learned_overhead);
+    tcase_add_test(tc, test_same_run_merged);
     tcase_add_test(tc, test_prediction_error);
     suite_add_tcase(s, tc);
 
