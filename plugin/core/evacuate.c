@@ -1716,6 +1716,12 @@ prepare_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_
                                   mm->domain));
         return;
     }
+    /* Another move may have failed over the lanes (and taken them down)
+     * while this one was preparing. */
+    g_mutex_lock(&mm->m->lock);
+    if (mm->m->lanes_dropped)
+        mm->lanes = NULL;
+    g_mutex_unlock(&mm->m->lock);
     start_job(mm, mm->lanes != NULL);
 }
 

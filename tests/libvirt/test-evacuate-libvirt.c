@@ -510,6 +510,37 @@ only_request_id(GPtrArray *requests, const char *type)
     return id;
 }
 
+/* After a run of @jobs moves over the lanes that all succeeded: one
+ * "lanes-up" for both lanes before any job ended, one "lanes-down" with
+ * the same plan id after the last, every job with 3 links' channels to
+ * the peer's migration address and a plan in its destination XML.
+ * Returns the run's plan id. */
+static char *
+assert_lanes_once(const Fixture *fx, guint jobs)
+{
+    g_autofree char *up = NULL;
+    g_autofree char *down = NULL;
+    guint i;
+
+    ck_assert_uint_eq(fx->fake.jobs, jobs);
+    ck_assert_uint_eq(fx->fake.requests->len, 2);
+    up = only_request_id(fx->fake.requests, "lanes-up");
+    down = only_request_id(fx->fake.requests, "lanes-down");
+    ck_assert_str_eq(up, down);
+    for (i = 0; i < fx->fake.requests->len; i++) {
+        const char *r = g_ptr_array_index(fx->fake.requests, i);
+
+        if (g_str_has_prefix(r, "lanes-up "))
+            ck_assert_msg(g_str_has_suffix(r, " lane1,lane2"), "%s", r);
+    }
+    ck_assert_uint_eq(fx->fake.lanes_up_jobs, 0);
+    ck_assert_uint_eq(fx->fake.lanes_down_jobs, jobs);
+    for (i = 0; i < fx->fake.job_log->len; i++)
+        ck_assert_str_eq(g_ptr_array_index(fx->fake.job_log, i),
+                         "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
+    return g_steal_pointer(&up);
+}
+
 /* Two moves at once over the lanes: the lanes come up once for the run
  * (both lanes, one plan id of the run's own) and go down once, with that
  * id, after both jobs; each move migrates with 3 links' channels to the
@@ -521,7 +552,6 @@ START_TEST(test_migrator_lanes)
     g_autoptr(VlEvacuatePlan) plan = plan_of(names, 2);
     g_autoptr(VlEvacuateRun) run = NULL;
     g_autofree char *up = NULL;
-    g_autofree char *down = NULL;
     Fixture fx;
     Watch w;
     guint i;
@@ -530,25 +560,13 @@ START_TEST(test_migrator_lanes)
     w.notes = fx.notes;
     run = run_plan(plan, fx.migrator, &w, 0);
     ck_assert(vl_evacuate_run_succeeded(run));
-    ck_assert_uint_eq(fx.fake.jobs, 2);
-    ck_assert_uint_eq(fx.fake.requests->len, 2);
-    up = only_request_id(fx.fake.requests, "lanes-up");
-    down = only_request_id(fx.fake.requests, "lanes-down");
-    ck_assert_str_eq(up, down);
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-up "), 1);
-    ck_assert(g_str_has_suffix(g_ptr_array_index(fx.fake.requests, 0), " lane1,lane2"));
-    /* up before any job ended, down after both */
-    ck_assert_uint_eq(fx.fake.lanes_up_jobs, 0);
-    ck_assert_uint_eq(fx.fake.lanes_down_jobs, 2);
+    up = assert_lanes_once(&fx, 2);
     /* the destination's plans: one per move, none the run's */
     ck_assert_uint_eq(fx.fake.dest_plans->len, 2);
     ck_assert_str_ne(g_ptr_array_index(fx.fake.dest_plans, 0),
                      g_ptr_array_index(fx.fake.dest_plans, 1));
     for (i = 0; i < fx.fake.dest_plans->len; i++)
         ck_assert_str_ne(g_ptr_array_index(fx.fake.dest_plans, i), up);
-    for (i = 0; i < fx.fake.job_log->len; i++)
-        ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, i),
-                         "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
     ck_assert(has_note(&w, ": 3 links (the base path and lane1, lane2), 6 multifd channels"));
     ck_assert(has_note(&w, "lanes up for the whole evacuation"));
     ck_assert(has_note(&w, "lanes down: 2"));
@@ -565,7 +583,6 @@ START_TEST(test_migrator_lanes_held)
     g_autoptr(VlEvacuatePlan) plan = plan_of(names, 1);
     g_autoptr(VlEvacuateRun) run = NULL;
     g_autofree char *up = NULL;
-    g_autofree char *down = NULL;
     Fixture fx;
     Watch w;
     guint i;
@@ -574,17 +591,7 @@ START_TEST(test_migrator_lanes_held)
     w.notes = fx.notes;
     run = run_plan(plan, fx.migrator, &w, 0);
     ck_assert(vl_evacuate_run_succeeded(run));
-    ck_assert_uint_eq(fx.fake.jobs, 3);
-    ck_assert_uint_eq(fx.fake.requests->len, 2);
-    up = only_request_id(fx.fake.requests, "lanes-up");
-    down = only_request_id(fx.fake.requests, "lanes-down");
-    ck_assert_str_eq(up, down);
-    ck_assert_uint_eq(fx.fake.lanes_up_jobs, 0);
-    ck_assert_uint_eq(fx.fake.lanes_down_jobs, 3);
-    /* every move used the lanes */
-    for (i = 0; i < fx.fake.job_log->len; i++)
-        ck_assert_str_eq(g_ptr_array_index(fx.fake.job_log, i),
-                         "channels=6 parallel=yes plan=yes uri=tcp://198.19.0.2");
+    up = assert_lanes_once(&fx, 3);
     /* each move's history line: 3 links, 6 channels, the job's 0.1 s and
      * a fixed cost (whatever the fakes took, a few ms) */
     {
