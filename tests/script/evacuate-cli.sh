@@ -77,8 +77,9 @@ timeout 60 "$CLI" -c test:///no/such/file.xml evacuate --host --to test:///defau
 [ "$CODE" -eq 1 ] || fail "unreachable libvirt: exit $CODE, not 1"
 
 # ---- the plan ------------------------------------------------------------------
-FAST="--observe 0 --dirty-sample 0"
-# shellcheck disable=SC2086 # FAST is two options
+# The history is the test's own, never the machine's.
+FAST="--observe 0 --dirty-sample 0 --history $TMP/history.jsonl"
+# shellcheck disable=SC2086 # FAST is several options
 run --container web --to test:///default --policy "$POLICY" $FAST --dry-run --json
 [ "$CODE" -eq 0 ] || fail "dry run: exit $CODE: $(cat "$TMP/err")"
 plan=$(jq -c 'select(.event == "plan") | .plan' "$TMP/out")
@@ -112,6 +113,46 @@ half=$(jq -n --argjson a "$plan" --argjson b "$plan2" \
     '[$a.moves, $b.moves] | transpose | all(.[1].bandwidth_bps * 2 - .[0].bandwidth_bps | fabs < 1e-6)')
 [ "$half" = true ] || fail "concurrency 2 did not halve each move's bandwidth"
 [ "$(printf '%s' "$plan2" | jq '.moves[1].start_s')" = 0 ] || fail "the second move does not start at once"
+
+# the fixed cost per move: the default without history, each move's
+# time its job plus it; then the median of the history's last lines that
+# carry one (2.0, 5.0, 4.0 -> 4.0), and --no-history back to the default
+[ "$(printf '%s' "$plan" | jq '.move_overhead_s')" = 3 ] || fail "default fixed cost: $plan"
+[ "$(printf '%s' "$plan" | jq '[.moves[] | select(.duration_s - .job_s - .overhead_s | fabs < 1e-9)] | length')" = 4 ] ||
+    fail "duration is not job + fixed cost: $plan"
+[ "$(printf '%s' "$plan" | jq '.lanes_up_s')" = 0 ] || fail "lanes counted without lanes: $plan"
+n=0
+for c in 2.0 null 5.0 4.0; do
+    n=$((n + 1))
+    # distinct runs (other bytes): the loader merges one run's two lines
+    jq -nc --argjson c "$c" --argjson n "$n" '{v: 1, time: 1700000000, domain: "h",
+        memory_bytes: 1, processed_bytes: $n, total_time_s: 1, memory_bps: 1,
+        iterations: 1, downtime_ms: 1, dirty_rate_bps: 0, lanes: 1, channels: 0}
+        + (if $c == null then {} else {move_overhead_s: $c} end)' >>"$TMP/history.jsonl"
+done
+# shellcheck disable=SC2086
+run --container web --to test:///default --policy "$POLICY" $FAST --dry-run --json
+plan3=$(jq -c 'select(.event == "plan")' "$TMP/out")
+[ "$(printf '%s' "$plan3" | jq '.plan.move_overhead_s')" = 4 ] || fail "learned fixed cost: $plan3"
+[ "$(printf '%s' "$plan3" | jq '.move_overhead_runs')" = 3 ] || fail "learned from: $plan3"
+first=$(printf '%s' "$plan3" | jq '.plan.moves[0] | .overhead_s == 4 and (.duration_s - .job_s - 4 | fabs < 1e-9)')
+[ "$first" = true ] || fail "first move's fixed cost: $plan3"
+# shellcheck disable=SC2086
+run --container web --to test:///default --policy "$POLICY" $FAST --dry-run
+grep -q "besides its job (the median of the last 3 in the history)" "$TMP/out" ||
+    fail "text plan: $(cat "$TMP/out")"
+run --container web --to test:///default --policy "$POLICY" --observe 0 --dirty-sample 0 \
+    --no-history --dry-run --json
+[ "$(jq -c 'select(.event == "plan") | .plan.move_overhead_s' "$TMP/out")" = 3 ] ||
+    fail "--no-history: $(cat "$TMP/out")"
+# a history that cannot be read: said, and the default
+mkdir "$TMP/history-dir"
+run --container web --to test:///default --policy "$POLICY" --observe 0 --dirty-sample 0 \
+    --history "$TMP/history-dir" --dry-run
+[ "$CODE" -eq 0 ] || fail "unreadable history: exit $CODE"
+grep -q "Not reading the history: " "$TMP/out" || fail "unreadable history: $(cat "$TMP/out")"
+grep -q "besides its job (the default: no history of it)" "$TMP/out" ||
+    fail "unreadable history: $(cat "$TMP/out")"
 
 # --host: every running domain, names and all, in text
 # shellcheck disable=SC2086
