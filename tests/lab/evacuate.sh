@@ -128,6 +128,19 @@ lanes_once() {
     [ "$n" -eq 3 ] || t_fail "$out: $n moves over 3 links, not 3"
 }
 
+# recorded SRC: every guest moved from SRC has a history line there with
+# its fixed cost (move_overhead_s, wall - job - lane wait); logged.
+recorded() {
+    local src=$1 g line
+    local hist=$VL_LAB_DIR/hosts/$src/fs/var/lib/virt-lanes/history.jsonl
+    for g in "$G1" "$G2" "$G3"; do
+        line=$(jq -c --arg d "$g" 'select(.domain == $d and .move_overhead_s != null)
+            | {domain, total_time_s, move_overhead_s, lanes, channels}' "$hist" 2>/dev/null | tail -n 1)
+        [ -n "$line" ] || t_fail "no history line with a fixed cost for '$g' on $src"
+        t_log "  recorded on $src: $line"
+    done
+}
+
 # timings OUT: predicted (plan) and measured (started..finished) times per
 # move and in total, for docs/evacuate.md.
 timings() {
@@ -136,7 +149,7 @@ timings() {
         | (map(select(.event == "started")) | map({(.domain): .time_us}) | add) as $s
         | (map(select(.event == "finished")) | map({(.domain): .time_us}) | add) as $f
         | ([$s[]] | min) as $t0 | ([$f[]] | max) as $t1
-        | "lanes up \($p.lanes_up_s) s, fixed cost \($p.move_overhead_s) s per move",
+        | "lanes up \($p.lanes_up_s) s, fixed cost \($p.move_overhead_s) s per move (from \(map(select(.event == "plan"))[0].move_overhead_runs) history lines)",
           ($p.moves[] | "  \(.domain): predicted \(.duration_s * 10 | round / 10) s (job \(.job_s * 10 | round / 10) s), starts at \(.start_s * 10 | round / 10) s; measured \((($f[.domain] - $s[.domain]) / 1e5 | round) / 10) s, started at \((($s[.domain] - $t0) / 1e5 | round) / 10) s"),
           "  total: predicted \($p.total_s * 10 | round / 10) s, measured \((($t1 - $t0) / 1e5 | round) / 10) s"' "$1" |
         while IFS= read -r line; do t_log "$line"; done
@@ -193,6 +206,7 @@ lanes_once "$VL_LAB_DIR/evacuate-1.jsonl"
 lanes_gone
 t_log "phase 1 (a -> b, 1 at a time):"
 timings "$VL_LAB_DIR/evacuate-1.jsonl"
+recorded a
 
 # ---- 2. b -> a, two at a time, dynamic ------------------------------------------
 out=$VL_LAB_DIR/evacuate-2.jsonl
@@ -217,6 +231,7 @@ lanes_once "$out"
 lanes_gone
 t_log "phase 2 (b -> a, 2 at a time, --dynamic):"
 timings "$out"
+recorded b
 
 # ---- 3. a -> b, interrupted -------------------------------------------------------
 out=$VL_LAB_DIR/evacuate-3.jsonl
@@ -244,4 +259,8 @@ jq -e '.cancelled and (.moved | length) == 0 and .moves[0].state == "cancelled"
 [ "$(grep -c '"event":"started"' "$out")" -eq 1 ] || t_fail "a move started after SIGINT"
 check_guests a
 lanes_gone
+# phase 3's plan learned the fixed cost from phase 1's lines on a
+t_log "phase 3 plan: fixed cost $(jq -s -c 'map(select(.event == "plan"))[0] | {move_overhead_s: .plan.move_overhead_s, move_overhead_runs}' "$out")"
+[ "$(jq -s 'map(select(.event == "plan"))[0].move_overhead_runs' "$out")" -ge 3 ] ||
+    t_fail "phase 3 did not learn the fixed cost from phase 1's history on a"
 t_log "PASS: moved ${planned[*]} to b and back two at a time; an interrupted move left its guest on a"
