@@ -114,10 +114,10 @@ half=$(jq -n --argjson a "$plan" --argjson b "$plan2" \
 [ "$half" = true ] || fail "concurrency 2 did not halve each move's bandwidth"
 [ "$(printf '%s' "$plan2" | jq '.moves[1].start_s')" = 0 ] || fail "the second move does not start at once"
 
-# the fixed cost per move: the default without history, each move's
+# the fixed cost per move: the default (2 s) without history, each move's
 # time its job plus it; then the median of the history's last lines that
 # carry one (2.0, 5.0, 4.0 -> 4.0), and --no-history back to the default
-[ "$(printf '%s' "$plan" | jq '.move_overhead_s')" = 3 ] || fail "default fixed cost: $plan"
+[ "$(printf '%s' "$plan" | jq '.move_overhead_s')" = 2 ] || fail "default fixed cost: $plan"
 [ "$(printf '%s' "$plan" | jq '[.moves[] | select(.duration_s - .job_s - .overhead_s | fabs < 1e-9)] | length')" = 4 ] ||
     fail "duration is not job + fixed cost: $plan"
 [ "$(printf '%s' "$plan" | jq '.lanes_up_s')" = 0 ] || fail "lanes counted without lanes: $plan"
@@ -143,7 +143,7 @@ grep -q "besides its job (the median of the last 3 in the history)" "$TMP/out" |
     fail "text plan: $(cat "$TMP/out")"
 run --container web --to test:///default --policy "$POLICY" --observe 0 --dirty-sample 0 \
     --no-history --dry-run --json
-[ "$(jq -c 'select(.event == "plan") | .plan.move_overhead_s' "$TMP/out")" = 3 ] ||
+[ "$(jq -c 'select(.event == "plan") | .plan.move_overhead_s' "$TMP/out")" = 2 ] ||
     fail "--no-history: $(cat "$TMP/out")"
 # a history that cannot be read: said, and the default
 mkdir "$TMP/history-dir"
