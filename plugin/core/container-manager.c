@@ -16,8 +16,11 @@
 #include "audit.h"
 #include "container-manager.h"
 #include "container.h"
+#include "evacuate.h"
+#include "host-load.h"
 #include "ipc.h"
 #include "metadata.h"
+#include "order.h"
 #include "policy.h"
 #include "sampler.h"
 #include "timestamp.h"
@@ -38,6 +41,7 @@ typedef struct {
     gboolean ticked;                /* last_* are set */
     VlContainerAction last_action;  /* of the last tick */
     VlContainerReason last_reason;
+    VlContainerHostLoad host_load;  /* as judged at the last tick */
     char *last_error;               /* of the last failed action */
 } Container;
 
@@ -109,6 +113,7 @@ struct _VlContainerManager {
     gint64 cycle_tick_cpu_us;
     char *cycle_error;              /* nullable: why the last cycle had
                                      * no sample */
+    double host_values[VL_HOST_INDICATOR_LAST]; /* of the last cycle */
     GArray *scratch;                /* VlContainerMemberValues */
 };
 
@@ -135,6 +140,49 @@ now_s(void)
 }
 
 /* ---- containers and domains ------------------------------------------ */
+
+/*
+ * The order of a group migration (migrate_away, bring_back): the
+ * affinity graph of the policy over the members that move, ordered as
+ * "virt-lanes evacuate" orders (order.h: exact for small groups, else
+ * RCM improved), so that members that talk to each other are split
+ * between the hosts for as short a time as possible.  Without an
+ * affinity among them, or on any error, name order stays.  The daemon
+ * observes no traffic itself (traffic.h is the CLI's), so only the
+ * declared affinities count.
+ */
+static void
+order_members(const VlContainerPolicy *policy, GPtrArray *members,
+              gpointer user_data G_GNUC_UNUSED)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    g_autoptr(VlGraph) graph = NULL;
+    g_autoptr(VlOrder) order = NULL;
+    g_autoptr(GError) error = NULL;
+    guint i;
+
+    if (members->len < 2 || !policy->affinities || policy->affinities->len == 0)
+        return;
+    for (i = 0; i < members->len; i++)
+        g_ptr_array_add(names, g_ptr_array_index(members, i));
+    g_ptr_array_add(names, NULL);
+    graph = vl_evacuate_graph_build((const char *const *)names->pdata,
+                                    policy->affinities, NULL, NULL, &error);
+    if (graph && vl_graph_n_edges(graph) == 0)
+        return;
+    if (graph)
+        order = vl_order_plan(graph, (const char *const *)names->pdata, NULL,
+                              &error);
+    if (!order || order->n != members->len) {
+        g_debug("Container '%s': keeping name order: %s", policy->name,
+                error ? error->message : "incomplete order");
+        return;
+    }
+    for (i = 0; i < order->n; i++) {
+        g_free(g_ptr_array_index(members, i));
+        g_ptr_array_index(members, i) = g_strdup(order->names[i]);
+    }
+}
 
 static void
 container_free(Container *c)
@@ -812,6 +860,11 @@ tick_container(VlContainerManager *manager, Container *c, VlSample *sample,
         advise.mode = VL_CONTAINER_MODE_ADVISE;
         policy = &advise;
     }
+    /* The host's values are the same for all; each container judges
+     * them against its own host_load (unknown without one). */
+    host->load = vl_host_load_classify(&policy->host_load,
+                                       sample ? sample->host_values : NULL);
+    c->host_load = host->load;
     d = vl_container_tick(c->state, policy,
                           (const VlContainerMemberValues *)manager->scratch->data,
                           n, host, now);
@@ -836,8 +889,9 @@ on_sample(VlSampler *sampler G_GNUC_UNUSED, VlSample *sample,
         manager_log(manager, G_LOG_LEVEL_WARNING,
                     "No statistics this cycle: %s", manager->cycle_error);
     }
-    /* How the host's own load is judged (for migrate_away and
-     * bring_back) is not decided yet: unknown, so those rules wait. */
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++)
+        manager->host_values[i] = sample ? sample->host_values[i] :
+            VL_INDICATOR_UNKNOWN;
     host.migrations_in_flight = vl_executor_get_migrations(manager->executor);
     for (i = 0; i < manager->containers->len; i++)
         tick_container(manager, g_ptr_array_index(manager->containers, i),
@@ -974,6 +1028,7 @@ vl_container_manager_configure(VlContainerManager *manager,
             c = g_new0(Container, 1);
             c->name = g_strdup(p->name);
             c->state = vl_container_state_new(p->name);
+            vl_container_state_set_order_func(c->state, order_members, NULL);
         }
         c->policy = p;
         g_ptr_array_add(containers, c);
@@ -1025,6 +1080,7 @@ vl_container_manager_new(VlConn *conn, VlContainerManagerLogFunc log_func,
         .member_state = on_member_state,
         .finished = on_finished,
     };
+    guint i;
 
     /* Domain XML is parsed in worker threads: libxml2 wants its global
      * state set up once, from the main thread, before that. */
@@ -1042,6 +1098,8 @@ vl_container_manager_new(VlConn *conn, VlContainerManagerLogFunc log_func,
     manager->lifecycle_id = -1;
     manager->metadata_id = -1;
     manager->scratch = g_array_new(FALSE, TRUE, sizeof(VlContainerMemberValues));
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++)
+        manager->host_values[i] = VL_INDICATOR_UNKNOWN;
     return manager;
 }
 
@@ -1202,6 +1260,41 @@ crossings_to_json(Container *c, const char *member, VlIndicator indicator,
     return array;
 }
 
+static const char *const host_load_names[] = {
+    "unknown", "under", "in_band", "over",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(host_load_names) == VL_CONTAINER_HOST_OVER + 1);
+
+/* null without host_load in the policy; else the thresholds and how the
+ * last tick judged the host. */
+static json_object *
+host_load_to_json(Container *c)
+{
+    const VlHostLoadPolicy *h = &c->policy->host_load;
+    json_object *obj;
+    guint i;
+
+    if (!h->enabled)
+        return NULL;
+    obj = json_object_new_object();
+    json_object_object_add(obj, "state",
+                           json_object_new_string(host_load_names[c->host_load]));
+    json_object_object_add(obj, "hold_s", json_object_new_int64(h->hold_s));
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++) {
+        json_object *t;
+
+        if (!h->indicators[i].enabled)
+            continue;
+        t = json_object_new_object();
+        json_object_object_add(t, "under_loaded",
+                               json_object_new_double(h->indicators[i].under_loaded));
+        json_object_object_add(t, "overloaded",
+                               json_object_new_double(h->indicators[i].overloaded));
+        json_object_object_add(obj, vl_host_indicator_to_string(i), t);
+    }
+    return obj;
+}
+
 static json_object *
 container_to_json(VlContainerManager *manager, Container *c, gint64 now)
 {
@@ -1229,6 +1322,7 @@ container_to_json(VlContainerManager *manager, Container *c, gint64 now)
                                                   vl_container_mode_to_string(p->mode)));
     json_object_object_add(obj, "min_active", json_object_new_int64(p->min_active));
     json_object_object_add(obj, "max_active", json_object_new_int64(p->max_active));
+    json_object_object_add(obj, "host_load", host_load_to_json(c));
 
     for (j = 0; j < VL_INDICATOR_LAST; j++)
         means[j] = 0;
@@ -1351,6 +1445,15 @@ cycle_to_json(VlContainerManager *manager)
     json_object_object_add(obj, "tick_cpu_ms",
                            json_object_new_double(manager->cycle_tick_cpu_us / 1000.0));
     json_object_object_add(obj, "error", string_or_null(manager->cycle_error));
+    {
+        json_object *host = json_object_new_object();
+        guint i;
+
+        for (i = 0; i < VL_HOST_INDICATOR_LAST; i++)
+            json_object_object_add(host, vl_host_indicator_to_string(i),
+                                   number_or_null(manager->host_values[i]));
+        json_object_object_add(obj, "host", host);
+    }
     return obj;
 }
 

@@ -1291,6 +1291,9 @@ vl_container_tick(VlContainerState *state, const VlContainerPolicy *policy,
             t.host_hold_s = MAX(t.host_hold_s, policy->indicators[j].hold_s);
         }
     }
+    /* The host's own thresholds come with their own hold. */
+    if (policy->host_load.enabled)
+        t.host_hold_s = policy->host_load.hold_s;
 
     for (i = 0; i < state->members->len; i++) {
         VlContainerMember *m = g_ptr_array_index(state->members, i);
