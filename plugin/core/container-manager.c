@@ -14,6 +14,7 @@
 #include <libxml/parser.h>
 
 #include "audit.h"
+#include "burst-state.h"
 #include "container-manager.h"
 #include "container.h"
 #include "evacuate.h"
@@ -43,6 +44,8 @@ typedef struct {
     VlContainerReason last_reason;
     VlContainerHostLoad host_load;  /* as judged at the last tick */
     char *last_error;               /* of the last failed action */
+    char *done_action;              /* nullable: the last action finished */
+    gint64 done_wall_s;             /* ... at this Unix second */
 } Container;
 
 typedef struct {
@@ -54,6 +57,8 @@ typedef struct {
     guint64 tag_epoch;
     VlContainerMemberState transition; /* reported by the executor */
     char *burst_host;               /* nullable: where we migrated it */
+    char *burst_intent;             /* nullable: where it is being sent */
+    gint64 burst_since;             /* Unix second it was sent */
     char *container;                /* nullable: the container it is in */
 } Domain;
 
@@ -93,6 +98,8 @@ struct _VlContainerManager {
     VlExecutor *executor;
     VlAudit *audit;
     char *audit_path;
+    char *state_path;               /* the burst state file */
+    gboolean state_loaded;          /* read (or set aside) once */
     gboolean dry_run;
     guint tick_s;
     guint timer_id;
@@ -137,6 +144,58 @@ static gint64
 now_s(void)
 {
     return g_get_monotonic_time() / G_USEC_PER_SEC;
+}
+
+/* ---- the burst state file ---------------------------------------------- */
+
+/* Monotonic second <-> Unix second, for the state file. */
+static gint64
+mono_to_wall(gint64 mono_s)
+{
+    return g_get_real_time() / G_USEC_PER_SEC + (mono_s - now_s());
+}
+
+/*
+ * Writes which members are away (or being sent away) and each
+ * container's cooldown.  Called whenever one of them changes; the file
+ * is small (one line per burst member), so it is simply rewritten.
+ */
+static void
+save_state(VlContainerManager *manager)
+{
+    g_autoptr(VlBurstState) state = vl_burst_state_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GList) names = NULL;
+    gint64 now = now_s();
+    GList *l;
+    guint i;
+
+    if (!manager->state_path || !manager->state_loaded)
+        return;
+    /* Sorted, so that the file does not churn with the hash order. */
+    names = g_list_sort(g_hash_table_get_keys(manager->domains),
+                        (GCompareFunc)strcmp);
+    for (l = names; l; l = l->next) {
+        Domain *d = g_hash_table_lookup(manager->domains, l->data);
+        const char *peer = d->burst_host ? d->burst_host : d->burst_intent;
+
+        if (peer && d->container)
+            vl_burst_state_add_member(state, d->name, d->container, peer,
+                                      d->burst_since);
+    }
+    for (i = 0; i < manager->containers->len; i++) {
+        Container *c = g_ptr_array_index(manager->containers, i);
+        gint64 until = vl_container_state_get_cooldown_until(c->state);
+
+        if (until <= now && !c->done_action)
+            continue;
+        vl_burst_state_add_container(state, c->name,
+                                     until > now ? mono_to_wall(until) : 0,
+                                     c->done_action, c->done_wall_s);
+    }
+    if (!vl_burst_state_save(state, manager->state_path, &error))
+        manager_log(manager, G_LOG_LEVEL_WARNING,
+                    "Cannot save the containers' state: %s", error->message);
 }
 
 /* ---- containers and domains ------------------------------------------ */
@@ -192,6 +251,7 @@ container_free(Container *c)
     g_free(c->name);
     vl_container_state_free(c->state);
     g_free(c->last_error);
+    g_free(c->done_action);
     g_free(c);
 }
 
@@ -203,6 +263,7 @@ domain_free(Domain *d)
     g_free(d->name);
     g_free(d->tag);
     g_free(d->burst_host);
+    g_free(d->burst_intent);
     g_free(d->container);
     g_free(d);
 }
@@ -286,6 +347,19 @@ member_state(const Domain *d)
     default:
         return VL_CONTAINER_MEMBER_OTHER;
     }
+}
+
+/* @d runs here again, not by our doing (by hand, or a migration that
+ * ended after a restart): it is no longer burst. */
+static void
+burst_returned(VlContainerManager *manager, Domain *d)
+{
+    manager_log(manager, G_LOG_LEVEL_MESSAGE,
+                "Domain '%s' runs on this host again: no longer counted as moved to '%s'",
+                d->name, d->burst_host);
+    g_clear_pointer(&d->burst_host, g_free);
+    g_clear_pointer(&d->burst_intent, g_free);
+    save_state(manager);
 }
 
 /* Tells the engine where @d stands now: regrouped, state, host. */
@@ -372,7 +446,7 @@ apply_info(VlContainerManager *manager, DomainInfo *info, guint64 epoch)
         d->state_epoch = epoch;
         if (info->state == VIR_DOMAIN_RUNNING && d->burst_host &&
             !vl_executor_is_migrating(manager->executor, d->name))
-            g_clear_pointer(&d->burst_host, g_free);
+            burst_returned(manager, d);
     }
     sync_domain(manager, d);
 }
@@ -614,7 +688,7 @@ on_lifecycle(virConnectPtr vconn G_GNUC_UNUSED, virDomainPtr dom,
     if (vl_executor_is_migrating(manager->executor, name))
         return 0;
     if (state == VIR_DOMAIN_RUNNING && d->burst_host)
-        g_clear_pointer(&d->burst_host, g_free);    /* back by other means */
+        burst_returned(manager, d);     /* back by other means */
     if ((d->transition == VL_CONTAINER_MEMBER_STARTING &&
          state == VIR_DOMAIN_RUNNING) ||
         (d->transition == VL_CONTAINER_MEMBER_STOPPING &&
@@ -714,6 +788,7 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
 {
     VlContainerManager *manager = user_data;
     Domain *d = ensure_domain(manager, member);
+    gboolean save = FALSE;
 
     g_debug("Container '%s': the executor reports '%s' %s%s%s", container,
             member, vl_container_member_state_to_string(state),
@@ -726,14 +801,20 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
         break;
     case VL_CONTAINER_MEMBER_RUNNING:
         d->transition = NO_TRANSITION;
-        g_free(d->burst_host);
-        d->burst_host = g_strdup(host);
+        if (g_strcmp0(d->burst_host, host) != 0 || d->burst_intent) {
+            g_free(d->burst_host);
+            d->burst_host = g_strdup(host);
+            d->burst_since = g_get_real_time() / G_USEC_PER_SEC;
+            g_clear_pointer(&d->burst_intent, g_free);
+            save = TRUE;
+        }
         if (!host)
             d->state = VIR_DOMAIN_RUNNING;
         break;
     case VL_CONTAINER_MEMBER_OFF:
         d->transition = NO_TRANSITION;
         d->state = VIR_DOMAIN_SHUTOFF;
+        save = g_steal_pointer(&d->burst_intent) != NULL;
         break;
     case VL_CONTAINER_MEMBER_OTHER:
     case VL_CONTAINER_MEMBER_LAST:
@@ -744,6 +825,8 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
     }
     d->state_epoch = ++manager->epoch;
     sync_domain(manager, d);
+    if (save)
+        save_state(manager);
 }
 
 static void
@@ -759,7 +842,23 @@ on_finished(VlExecutor *executor G_GNUC_UNUSED,
         vl_container_action_finished(c->state, outcome, now_s());
         g_free(c->last_error);
         c->last_error = g_strdup(message);
+        g_free(c->done_action);
+        c->done_action = g_strdup(vl_container_action_to_string(decision->action));
+        c->done_wall_s = g_get_real_time() / G_USEC_PER_SEC;
     }
+    /* A migration that failed half way leaves intents behind: the
+     * member reports said where each one really is. */
+    if (decision->action == VL_CONTAINER_ACTION_MIGRATE_AWAY) {
+        guint i;
+
+        for (i = 0; decision->members && decision->members[i]; i++) {
+            Domain *d = g_hash_table_lookup(manager->domains, decision->members[i]);
+
+            if (d)
+                g_clear_pointer(&d->burst_intent, g_free);
+        }
+    }
+    save_state(manager);
     audit(manager, decision, outcome, message);
     if (outcome == VL_CONTAINER_OUTCOME_SUCCESS)
         manager_log(manager, G_LOG_LEVEL_MESSAGE, "Container '%s': done: %s",
@@ -819,6 +918,21 @@ handle_decision(VlContainerManager *manager, Container *c,
         manager_log(manager, G_LOG_LEVEL_MESSAGE, "Container '%s': decided: %s",
                     c->name, text);
         audit(manager, d, VL_CONTAINER_OUTCOME_NONE, NULL);
+        /* Recorded before they leave: a daemon that dies during the
+         * migration finds them on the peer, or back here (then the scan
+         * sees them running and drops the record). */
+        if (d->action == VL_CONTAINER_ACTION_MIGRATE_AWAY && d->peer) {
+            guint i;
+
+            for (i = 0; d->members && d->members[i]; i++) {
+                Domain *dom = ensure_domain(manager, d->members[i]);
+
+                g_free(dom->burst_intent);
+                dom->burst_intent = g_strdup(d->peer);
+                dom->burst_since = g_get_real_time() / G_USEC_PER_SEC;
+            }
+            save_state(manager);
+        }
         vl_executor_submit(manager->executor, manager->vconn, c->policy, d,
                            (const char *const *)hosts->pdata);
     }
@@ -941,6 +1055,70 @@ on_timer(gpointer data)
 
 /* ---- configuration ----------------------------------------------------- */
 
+/*
+ * Reads the state file at start: burst members are marked away (the
+ * scan then drops those that run here again), cooldowns resume where
+ * they were.  A corrupt file is set aside with a warning: the daemon
+ * starts without it rather than not at all.
+ */
+static void
+load_state(VlContainerManager *manager)
+{
+    g_autoptr(VlBurstState) state = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 wall = g_get_real_time() / G_USEC_PER_SEC;
+    gint64 now = now_s();
+    guint i;
+
+    state = vl_burst_state_load(manager->state_path, &error);
+    if (!state) {
+        g_autoptr(GError) aside_error = NULL;
+        g_autofree char *moved = NULL;
+
+        if (!g_error_matches(error, VL_ERROR, VL_ERROR_POLICY))
+            manager_log(manager, G_LOG_LEVEL_WARNING,
+                        "Cannot read the containers' state file: %s; starting without burst members or cooldowns",
+                        error->message);
+        else if (vl_burst_state_set_aside(manager->state_path, &moved, &aside_error))
+            manager_log(manager, G_LOG_LEVEL_WARNING,
+                        "Ignoring the corrupt containers' state file: %s; set aside as '%s', starting without burst members or cooldowns",
+                        error->message, moved);
+        else
+            manager_log(manager, G_LOG_LEVEL_WARNING,
+                        "Ignoring the corrupt containers' state file: %s; %s",
+                        error->message, aside_error->message);
+        return;
+    }
+    for (i = 0; i < state->members->len; i++) {
+        const VlBurstMember *m = g_ptr_array_index(state->members, i);
+        Domain *d = ensure_domain(manager, m->member);
+
+        /* Already seen running here (a reload): not away. */
+        if (d->burst_host || d->state == VIR_DOMAIN_RUNNING)
+            continue;
+        d->burst_host = g_strdup(m->peer);
+        d->burst_since = m->since;
+        manager_log(manager, G_LOG_LEVEL_MESSAGE,
+                    "Domain '%s' of container '%s' was moved to '%s' before the restart",
+                    m->member, m->container, m->peer);
+        sync_domain(manager, d);
+    }
+    for (i = 0; i < state->containers->len; i++) {
+        const VlBurstContainer *bc = g_ptr_array_index(state->containers, i);
+        Container *c = find_container(manager, bc->name);
+
+        if (!c)
+            continue;
+        if (bc->cooldown_until > wall)
+            vl_container_state_set_cooldown_until(c->state,
+                                                  now + (bc->cooldown_until - wall));
+        if (bc->last_action && !c->done_action) {
+            c->done_action = g_strdup(bc->last_action);
+            c->done_wall_s = bc->last_action_time;
+        }
+    }
+}
+
 static VlAudit *
 open_audit(const char *path, GError **error)
 {
@@ -1056,6 +1234,18 @@ vl_container_manager_configure(VlContainerManager *manager,
         sync_domain(manager, d);
     }
 
+    /* Only a policy with containers has state to keep: a daemon without
+     * any never touches the file. */
+    if (policy->containers->len > 0 &&
+        (!manager->state_loaded ||
+         g_strcmp0(manager->state_path, config->container_state) != 0)) {
+        g_free(manager->state_path);
+        manager->state_path = g_strdup(config->container_state);
+        if (manager->state_path)
+            load_state(manager);
+        manager->state_loaded = TRUE;
+    }
+
     if (!manager->configured || manager->tick_s != config->tick_s) {
         manager->tick_s = config->tick_s;
         g_clear_handle_id(&manager->timer_id, g_source_remove);
@@ -1121,6 +1311,7 @@ vl_container_manager_free(VlContainerManager *manager)
     g_free(manager->policy_dir);
     g_free(manager->replay_path);
     g_free(manager->audit_path);
+    g_free(manager->state_path);
     g_free(manager->cycle_error);
     g_free(manager);
 }

@@ -442,6 +442,13 @@ vl_container_state_get_cooldown_until(VlContainerState *state)
     return state->cooldown_until;
 }
 
+void
+vl_container_state_set_cooldown_until(VlContainerState *state, gint64 until)
+{
+    g_return_if_fail(state != NULL);
+    state->cooldown_until = MAX(state->cooldown_until, until);
+}
+
 guint
 vl_container_state_get_n_members(VlContainerState *state)
 {

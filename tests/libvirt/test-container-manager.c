@@ -83,6 +83,7 @@ typedef struct {
     char *policy_dir;
     VlPolicy *policy;           /* what the daemon would have read */
     char *audit_path;
+    char *state_path;           /* the containers' state file */
     VlConfig *config;
     VlConn *conn;
     VlContainerManager *manager;
@@ -224,6 +225,9 @@ fixture_new_with(const char *policy, gboolean dry_run)
     fx->config->policy_dir = g_strdup(fx->policy_dir);
     g_free(fx->config->audit_log);
     fx->config->audit_log = g_strdup(fx->audit_path);
+    fx->state_path = g_build_filename(fx->dir, "state.json", NULL);
+    g_free(fx->config->container_state);
+    fx->config->container_state = g_strdup(fx->state_path);
     fx->config->tick_s = 3600;          /* cycles are run by hand */
     fx->config->dry_run = dry_run;
 
@@ -296,6 +300,7 @@ fixture_free(Fixture *fx)
     g_free(fx->dir);
     g_free(fx->policy_dir);
     g_free(fx->audit_path);
+    g_free(fx->state_path);
     g_ptr_array_unref(fx->log);
     g_free(fx);
 }
