@@ -128,44 +128,51 @@ vl_stats_source_collect(VlStatsSource *source, virConnectPtr conn,
                        VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | \
                        VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_BALLOON)
 
+/* More node statistics than any driver reports. */
+#define NODE_PARAMS_MAX 64
+
 typedef struct {
     guint slice;            /* domains per virDomainListGetStats() */
+    /* How many fields virNodeGetCPUStats()/virNodeGetMemoryStats() give
+     * (Linux wants exactly that many): asked once, then remembered,
+     * saving a round trip each per cycle; 0 = ask. */
+    int ncpu;
+    int nmemory;
 } LibvirtSource;
 
 /* The host's counters; what libvirt cannot give stays unknown (the
  * test driver has no memory statistics, some hosts no CPU ones). */
 static void
-read_host(virConnectPtr conn, VlHostStats *host)
+read_host(LibvirtSource *source, virConnectPtr conn, VlHostStats *host)
 {
-    virNodeCPUStats *cpu = NULL;
-    virNodeMemoryStats *memory = NULL;
-    int ncpu = 0;
-    int nmemory = 0;
+    virNodeCPUStats cpu[NODE_PARAMS_MAX];
+    virNodeMemoryStats memory[NODE_PARAMS_MAX];
+    int ncpu = source->ncpu;
+    int nmemory = source->nmemory;
 
-    if (virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &ncpu, 0) == 0 &&
-        ncpu > 0 && ncpu <= 64) {
-        cpu = g_new0(virNodeCPUStats, ncpu);
-        if (virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, cpu, &ncpu, 0) < 0)
-            ncpu = 0;
-    } else {
+    memset(cpu, 0, sizeof(cpu));
+    memset(memory, 0, sizeof(memory));
+    if (ncpu == 0 &&
+        virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &ncpu, 0) < 0)
         ncpu = 0;
-    }
-    if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL,
-                              &nmemory, 0) == 0 &&
-        nmemory > 0 && nmemory <= 64) {
-        memory = g_new0(virNodeMemoryStats, nmemory);
-        if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
-                                  memory, &nmemory, 0) < 0)
-            nmemory = 0;
-    } else {
+    if (ncpu <= 0 || ncpu > NODE_PARAMS_MAX ||
+        virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, cpu, &ncpu, 0) < 0)
+        ncpu = 0;
+    if (nmemory == 0 &&
+        virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL,
+                              &nmemory, 0) < 0)
         nmemory = 0;
-    }
+    if (nmemory <= 0 || nmemory > NODE_PARAMS_MAX ||
+        virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, memory,
+                              &nmemory, 0) < 0)
+        nmemory = 0;
     if (ncpu == 0 || nmemory == 0)
         g_debug("Host statistics incomplete: %s", virGetLastErrorMessage());
+    /* A failure asks for the count again next time. */
+    source->ncpu = ncpu;
+    source->nmemory = nmemory;
     vl_host_stats_from_node(cpu, ncpu, memory, nmemory,
                             g_get_monotonic_time() * 1000, host);
-    g_free(cpu);
-    g_free(memory);
 }
 
 static void
@@ -252,7 +259,7 @@ libvirt_collect(gpointer data, virConnectPtr conn, GError **error)
     if (!ok)
         return NULL;
 
-    read_host(conn, &batch->host);
+    read_host(source, conn, &batch->host);
     return g_steal_pointer(&batch);
 }
 
