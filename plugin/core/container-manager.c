@@ -1119,6 +1119,47 @@ load_state(VlContainerManager *manager)
     }
 }
 
+/* "tcp://ADDR" ("tcp://[ADDR]" for IPv6), the QEMU migration URI of a
+ * migration address. */
+static char *
+migration_uri_of(const char *address)
+{
+    return strchr(address, ':') ? g_strdup_printf("tcp://[%s]", address)
+                                : g_strdup_printf("tcp://%s", address);
+}
+
+/*
+ * Where the migration stream of a container move goes: the policy's
+ * migration.peers[] whose uri is a container's peer give their
+ * migration_address, and this host's migration_address serves
+ * bring_back towards home_uri.  Without them libvirt uses the
+ * destination's hostname, which in a lab (or on a host whose name
+ * resolves to its management address) is not the migration network.
+ */
+static void
+set_migration_uris(VlExecutor *executor, const VlConfig *config,
+                   const VlPolicy *policy)
+{
+    const VlMigrationPolicy *m = policy->migration;
+    guint i;
+
+    vl_executor_clear_migration_uris(executor);
+    for (i = 0; m && m->peers && i < m->peers->len; i++) {
+        const VlPeerConfig *peer = g_ptr_array_index(m->peers, i);
+        g_autofree char *uri = NULL;
+
+        if (!peer->migration_address)
+            continue;
+        uri = migration_uri_of(peer->migration_address);
+        vl_executor_set_migration_uri(executor, peer->uri, uri);
+    }
+    if (m && m->migration_address && config->home_uri) {
+        g_autofree char *uri = migration_uri_of(m->migration_address);
+
+        vl_executor_set_migration_uri(executor, config->home_uri, uri);
+    }
+}
+
 static VlAudit *
 open_audit(const char *path, GError **error)
 {
@@ -1190,6 +1231,7 @@ vl_container_manager_configure(VlContainerManager *manager,
     manager->policy_dir = g_strdup(config->policy_dir);
     manager->dry_run = config->dry_run;
     vl_executor_set_home_uri(manager->executor, config->home_uri);
+    set_migration_uris(manager->executor, config, policy);
 
     /* States of containers that keep their name carry over. */
     containers = g_ptr_array_new_with_free_func((GDestroyNotify)container_free);

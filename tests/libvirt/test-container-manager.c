@@ -1028,6 +1028,29 @@ START_TEST(test_host_overload_moves_and_brings_back)
 }
 END_TEST
 
+/* The policy's migration addresses steer the default migration. */
+START_TEST(test_migration_uris_from_policy)
+{
+    static const char policy[] =
+        "{\"migration\": {\"migration_address\": \"198.19.0.1\","
+        "  \"peers\": [{\"name\": \"b\", \"uri\": \"qemu+tcp://198.18.0.12/system\","
+        "              \"migration_address\": \"198.19.0.2\"},"
+        "             {\"name\": \"c\", \"uri\": \"qemu+tcp://198.18.0.13/system\"}]},"
+        " \"containers\": [{\"name\": \"web\", \"members\": {\"name_globs\": [\"web-*\"]},"
+        "  \"peers\": [\"qemu+tcp://198.18.0.12/system\"]}]}";
+    Fixture *fx = fixture_new_with(policy, FALSE);
+    VlExecutor *executor = vl_container_manager_get_executor(fx->manager);
+
+    ck_assert_str_eq(vl_executor_get_migration_uri(executor, "qemu+tcp://198.18.0.12/system"),
+                     "tcp://198.19.0.2");
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, "qemu+tcp://198.18.0.13/system"));
+    /* bring_back: towards home_uri (the fixture's test:///default). */
+    ck_assert_str_eq(vl_executor_get_migration_uri(executor, "test:///default"),
+                     "tcp://198.19.0.1");
+    fixture_free(fx);
+}
+END_TEST
+
 /* Advise mode: the host decision is shown, nothing moves, nothing is
  * recorded as away. */
 START_TEST(test_host_overload_advised)
@@ -1166,6 +1189,7 @@ manager_suite(void)
     tcase_add_test(tc, test_host_overload_advised);
     tcase_add_test(tc, test_restart_restores_burst);
     tcase_add_test(tc, test_corrupt_state_set_aside);
+    tcase_add_test(tc, test_migration_uris_from_policy);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("status");
