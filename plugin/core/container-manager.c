@@ -814,7 +814,11 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
     case VL_CONTAINER_MEMBER_OFF:
         d->transition = NO_TRANSITION;
         d->state = VIR_DOMAIN_SHUTOFF;
-        save = g_steal_pointer(&d->burst_intent) != NULL;
+        if (d->burst_intent) {
+            /* It never left: a failed migration away. */
+            g_clear_pointer(&d->burst_intent, g_free);
+            save = TRUE;
+        }
         break;
     case VL_CONTAINER_MEMBER_OTHER:
     case VL_CONTAINER_MEMBER_LAST:

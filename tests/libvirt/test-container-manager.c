@@ -20,6 +20,7 @@
 #include "metadata.h"
 #include "virt-test.h"
 #include "vl-autoptr.h"
+#include "vl-error.h"
 #include "vl-virt-autoptr.h"
 
 /* A statistics source the test sets: CPU % per domain, 10 s a sample. */
@@ -1028,6 +1029,46 @@ START_TEST(test_host_overload_moves_and_brings_back)
 }
 END_TEST
 
+static gboolean
+failing_migrate(virDomainPtr dom, const char *dest_uri, gpointer user_data G_GNUC_UNUSED,
+                GError **error)
+{
+    g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "Cannot migrate domain '%s' to '%s': refused",
+                virDomainGetName(dom), dest_uri);
+    return FALSE;
+}
+
+/* A move that fails: recorded as going before it started, dropped once
+ * the member is reported still here. */
+START_TEST(test_host_overload_migration_fails)
+{
+    g_autofree char *policy = g_strdup_printf(host_policy, 0);
+    Fixture *fx = fixture_new_with(policy, FALSE);
+    g_autoptr(GPtrArray) records = NULL;
+    g_autofree char *burst = NULL;
+    AuditWait w = { fx, 2 };
+    VlAuditRecord *r;
+
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    vl_executor_set_migrate_func(vl_container_manager_get_executor(fx->manager),
+                                 failing_migrate, NULL);
+    fake_set_host_cpu(&fx->fake, 90);
+    run_cycle(fx);
+    run_cycle(fx);
+    ck_assert(vl_virt_test_wait(audit_has, &w));
+    records = audit_records(fx);
+    r = g_ptr_array_index(records, 1);
+    ck_assert_str_eq(r->action, "migrate_away");
+    ck_assert_str_eq(r->outcome, "failure");
+    ck_assert_ptr_nonnull(strstr(r->error, "refused"));
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    ck_assert_int_eq(state_of(fx, "web-1"), VIR_DOMAIN_RUNNING);
+    burst = burst_members(fx);
+    ck_assert_str_eq(burst, "");
+    fixture_free(fx);
+}
+END_TEST
+
 /* The policy's migration addresses steer the default migration. */
 START_TEST(test_migration_uris_from_policy)
 {
@@ -1190,6 +1231,7 @@ manager_suite(void)
     tcase_add_test(tc, test_restart_restores_burst);
     tcase_add_test(tc, test_corrupt_state_set_aside);
     tcase_add_test(tc, test_migration_uris_from_policy);
+    tcase_add_test(tc, test_host_overload_migration_fails);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("status");
