@@ -116,7 +116,7 @@ wait_for() { # SECONDS WHAT COMMAND...
 }
 
 audit_has() { # JQ-FILTER
-    [ -s "$AUDIT" ] && jq -e -s "$1" "$AUDIT"
+    [ -s "$AUDIT" ] && jq -e -s "$1" "$AUDIT" >/dev/null
 }
 
 state_on() { # URI
