@@ -1221,6 +1221,7 @@ typedef struct {
     double lanes_wait_s;        /* waiting for the lanes to come up */
     GError *prepare_error;      /* the move cannot go on */
     GError *lanes_error;        /* lanes-up failed: base path only */
+    GError *announce_error;     /* "migration-plan" failed */
 
     /* the job */
     VlMigrateJob *job;
@@ -1337,6 +1338,7 @@ migrate_move_free(gpointer data G_GNUC_UNUSED, gpointer handle)
         virDomainFree(mm->dom);
     g_clear_error(&mm->prepare_error);
     g_clear_error(&mm->lanes_error);
+    g_clear_error(&mm->announce_error);
     g_clear_error(&mm->error);
     g_clear_pointer(&mm->finish_notes, g_ptr_array_unref);
     g_free(mm->domain);
@@ -1679,6 +1681,19 @@ prepare_thread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer task_data,
         mm->lanes = m->lanes;
     g_mutex_unlock(&m->lock);
     mm->lanes_wait_s = (g_get_monotonic_time() - waited) / 1e6;
+
+    /* The daemon's own history line then says what was used rather than
+     * guess (best effort, as "virt-lanes migrate" does). */
+    if (m->config.call) {
+        guint links = mm->lanes ? vl_migrate_lanes_get_links(mm->lanes) : 1;
+        guint per_link = m->config.migration ?
+            MAX(1, m->config.migration->channels_per_lane) : 2;
+
+        if (!vl_migrate_announce(m->config.call, m->config.call_data, mm->domain,
+                                 links, vl_migrate_channels_for(links, per_link, 0),
+                                 NAN, &mm->announce_error))
+            g_debug("Not announced: %s", mm->announce_error->message);
+    }
     g_task_return_boolean(task, TRUE);
 }
 
@@ -1696,6 +1711,9 @@ prepare_done(GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_
     if (mm->lanes_error)
         note(mm, "lanes did not come up (%s): the base path only",
              mm->lanes_error->message);
+    if (mm->announce_error)
+        note(mm, "virt-lanesd was not told how the migration is carried (%s): its history line may guess",
+             mm->announce_error->message);
     if (mm->brought_up && mm->lanes) {
         for (i = 0; i < mm->lanes->outcomes->len; i++) {
             const VlMigrateLaneOutcome *o = g_ptr_array_index(mm->lanes->outcomes, i);

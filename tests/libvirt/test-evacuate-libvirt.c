@@ -200,6 +200,7 @@ typedef struct {
     guint aborts;
     GPtrArray *job_log;         /* "channels=N plan=yes|no uri=..." */
     GPtrArray *dest_plans;      /* the plan id in each job's destination XML */
+    GPtrArray *announced;       /* "DOMAIN links=N channels=N" */
     guint lanes_up_jobs;        /* jobs_ended when lanes-up came */
     guint lanes_down_jobs;      /* ... lanes-down */
 } Fake;
@@ -216,6 +217,21 @@ fake_call(gpointer data, json_object *request, guint timeout_ms G_GNUC_UNUSED,
 
     ck_assert(json_object_object_get_ex(request, "type", &v));
     type = json_object_get_string(v);
+    if (g_str_equal(type, "migration-plan")) {
+        json_object *links = NULL;
+        json_object *channels = NULL;
+
+        ck_assert(json_object_object_get_ex(request, "domain", &v));
+        ck_assert(json_object_object_get_ex(request, "links", &links));
+        ck_assert(json_object_object_get_ex(request, "channels", &channels));
+        g_mutex_lock(&f->lock);
+        g_ptr_array_add(f->announced, g_strdup_printf("%s links=%d channels=%d",
+                                                      json_object_get_string(v),
+                                                      json_object_get_int(links),
+                                                      json_object_get_int(channels)));
+        g_mutex_unlock(&f->lock);
+        return vl_ipc_reply_new_ok();
+    }
     ck_assert(json_object_object_get_ex(request, "plan_id", &v));
     plan = json_object_get_string(v);
 
@@ -421,6 +437,7 @@ fixture_init(Fixture *fx, guint lanes)
     fx->fake.requests = g_ptr_array_new_with_free_func(g_free);
     fx->fake.job_log = g_ptr_array_new_with_free_func(g_free);
     fx->fake.dest_plans = g_ptr_array_new_with_free_func(g_free);
+    fx->fake.announced = g_ptr_array_new_with_free_func(g_free);
     fx->notes = g_ptr_array_new_with_free_func(g_free);
 
     vl_evacuate_migrator_config_init(&config);
@@ -452,6 +469,7 @@ fixture_clear(Fixture *fx)
     g_clear_pointer(&fx->fake.requests, g_ptr_array_unref);
     g_clear_pointer(&fx->fake.job_log, g_ptr_array_unref);
     g_clear_pointer(&fx->fake.dest_plans, g_ptr_array_unref);
+    g_clear_pointer(&fx->fake.announced, g_ptr_array_unref);
     g_free(fx->fake.fail_domain);
     g_clear_pointer(&fx->notes, g_ptr_array_unref);
     g_mutex_clear(&fx->fake.lock);
@@ -592,6 +610,14 @@ START_TEST(test_migrator_lanes_held)
     run = run_plan(plan, fx.migrator, &w, 0);
     ck_assert(vl_evacuate_run_succeeded(run));
     up = assert_lanes_once(&fx, 3);
+    /* each move told the daemon how it is carried */
+    ck_assert_uint_eq(fx.fake.announced->len, 3);
+    for (i = 0; names[i]; i++) {
+        g_autofree char *want = g_strdup_printf("%s links=3 channels=6", names[i]);
+
+        ck_assert_msg(g_ptr_array_find_with_equal_func(fx.fake.announced, want,
+                                                       g_str_equal, NULL), "%s", want);
+    }
     /* each move's history line: 3 links, 6 channels, the job's 0.1 s and
      * a fixed cost (whatever the fakes took, a few ms) */
     {
