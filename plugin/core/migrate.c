@@ -1594,9 +1594,11 @@ vl_migrate_history_record_new(const char *domain, gint64 time,
     record->downtime_ms = isfinite(stats->downtime_ms) ? stats->downtime_ms : 0;
     record->dirty_rate_bps = isfinite(dirty_rate_bps) && dirty_rate_bps > 0 ?
                              dirty_rate_bps : 0;
-    record->lanes = links;
+    /* The history counts lanes besides the base path. */
+    record->lanes = links > 0 ? links - 1 : 0;
     record->channels = channels;
     record->predicted_time_s = isfinite(predicted_s) ? predicted_s : NAN;
+    record->load1 = vl_history_load_average();
     return record;
 }
 

@@ -132,7 +132,9 @@ vl_monitor_migration_to_json(const VlMonitorMigration *m)
     json_object_object_add(obj, "predicted_total_s",
                            number_or_null(m->plan.predicted_total_s));
     json_object_object_add(obj, "lanes",
-                           json_object_new_int64(MAX(m->plan.lanes, 1)));
+                           json_object_new_int64(m->plan.lanes));
+    json_object_object_add(obj, "links",
+                           json_object_new_int64((gint64)m->plan.lanes + 1));
     return obj;
 }
 
@@ -596,9 +598,10 @@ append_history(VlMonitor *monitor, Entry *e, const VlMonitorJobStats *stats)
     r->iterations = (guint)MIN(s->memory_iteration, G_MAXUINT);
     r->downtime_ms = isfinite(stats->downtime_ms) ? stats->downtime_ms : 0;
     r->dirty_rate_bps = isfinite(dirty) && dirty >= 0 ? dirty : 0;
-    r->lanes = CLAMP(e->plan.lanes, 1, VL_HISTORY_MAX_LANES);
+    r->lanes = MIN(e->plan.lanes, VL_HISTORY_MAX_LANES);
     r->channels = MIN(e->plan.channels, VL_HISTORY_MAX_CHANNELS);
     r->predicted_time_s = e->plan.predicted_total_s;
+    r->load1 = vl_history_load_average();
     if (!vl_history_append(monitor->history_path, r, 0, &error)) {
         g_debug("History of '%s' not written: %s", e->domain, error->message);
         return;

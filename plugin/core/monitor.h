@@ -80,7 +80,8 @@ const VlMonitorOps *vl_monitor_ops_libvirt(void);
 
 /* What the owner knows when a migration begins (see VlMonitorBeginFunc). */
 typedef struct {
-    guint lanes;                /* lanes carrying it; 0 = unknown (1) */
+    guint lanes;                /* lanes carrying it besides the base
+                                 * path (0: the base path alone) */
     guint channels;             /* multifd channels; 0 = none or unknown */
     double predicted_total_s;   /* NAN = no prediction */
     double prior_dirty_rate_bps;    /* measured before; 0 = none */
@@ -107,7 +108,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMonitorMigration, vl_monitor_migration_free)
 /*
  * {"direction", "elapsed_s", "eta_s", "verdict", "bandwidth_bps",
  *  "dirty_rate_bps", "iteration", "remaining_bytes", "active", "outcome",
- *  "reason", "predicted_total_s", "lanes"}; numbers that are not known
+ *  "reason", "predicted_total_s", "lanes", "links"}; numbers that are not known
  * (or infinite, as the ETA of a migration that does not converge) are
  * null.  Caller owns the result.
  */
