@@ -451,6 +451,8 @@ vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan)
         json_object_object_add(o, "predicted_s", json_number(s->predicted_s));
         json_object_object_add(o, "job_s", json_number(s->estimate.total_time_s));
         json_object_object_add(o, "downtime_s", json_number(s->estimate.downtime_s));
+        json_object_object_add(o, "iterations",
+                               json_object_new_int64(s->estimate.iterations));
         json_object_object_add(o, "verdict", json_object_new_string(
                                    vl_estimate_verdict_to_string(s->estimate.verdict)));
         json_object_object_add(o, "converges",
