@@ -437,12 +437,30 @@ real_now(gpointer ops_data G_GNUC_UNUSED)
     return g_get_monotonic_time();
 }
 
+static gboolean
+libvirt_nonzero_now(gpointer ops_data G_GNUC_UNUSED, const char *name,
+                    double memory_bytes, double *nonzero_bytes)
+{
+    g_autoptr(GError) error = NULL;
+    int pid = local_qemu_pid(name);
+
+    if (pid <= 0)
+        return FALSE;
+    if (!vl_dirty_sampler_read_guest_rss(pid, NULL, memory_bytes,
+                                         nonzero_bytes, &error)) {
+        g_debug("Untouched RAM of '%s' unknown: %s", name, error->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static const VlDirtySamplerOps libvirt_ops = {
     .list = libvirt_list,
     .start = libvirt_start,
     .query = libvirt_query,
     .wait = real_wait,
     .now_us = real_now,
+    .nonzero_now = libvirt_nonzero_now,
 };
 
 const VlDirtySamplerOps *
@@ -998,6 +1016,13 @@ vl_dirty_sampler_get_stats(VlDirtySampler *sampler, const char *name)
     s->name = g_strdup(r->name);
     s->memory_bytes = r->memory_bytes;
     s->nonzero_bytes = r->nonzero_bytes;
+    if (sampler->ops->nonzero_now && r->memory_bytes > 0) {
+        double now = NAN;
+
+        if (sampler->ops->nonzero_now(sampler->ops_data, r->name,
+                                      r->memory_bytes, &now) && isfinite(now))
+            s->nonzero_bytes = now;
+    }
     s->n_curve = vl_dirtyrate_sampler_get_curve(r->rates, s->curve,
                                                 VL_DIRTY_SAMPLER_MAX_PERIODS);
     s->measurements = r->measurements;

@@ -74,6 +74,12 @@ typedef struct {
      * remove.  NULL = g_timeout_add_seconds(). */
     guint (*timeout_add)(gpointer ops_data, guint seconds, GSourceFunc func,
                          gpointer data);
+    /* Touched guest RAM of @name now (main thread, must be quick: a read
+     * of /proc, no libvirt call); FALSE = unknown.  The listing's figure
+     * may be seconds old, and a guest filling its memory right after boot
+     * changes it by hundreds of MiB.  NULL = use the listing's. */
+    gboolean (*nonzero_now)(gpointer ops_data, const char *name,
+                            double memory_bytes, double *nonzero_bytes);
 } VlDirtySamplerOps;
 
 /* The real ops: libvirt calls on @vconn, g_get_monotonic_time(). */

@@ -23,6 +23,7 @@ typedef struct {
     int id;
     double memory;
     double nonzero;
+    double nonzero_now;         /* what /proc says now; NAN = unreadable */
     gboolean job_active;
     double rate;                /* bytes/s the fake reports */
 } FakeDomain;
@@ -58,6 +59,7 @@ fake_add(const char *name, int id, double rate)
     d->id = id;
     d->memory = 1024 * MIB;
     d->nonzero = 851 * MIB;
+    d->nonzero_now = NAN;
     d->rate = rate;
     g_mutex_lock(&fake->lock);
     g_ptr_array_add(fake->domains, d);
@@ -182,6 +184,32 @@ static const VlDirtySamplerOps fake_ops = {
     .timeout_add = f_timeout_add,
 };
 
+static gboolean
+f_nonzero_now(gpointer data G_GNUC_UNUSED, const char *name,
+              double memory_bytes, double *nonzero_bytes)
+{
+    FakeDomain *d;
+    gboolean known;
+
+    g_mutex_lock(&fake->lock);
+    d = fake_find(name);
+    known = d && isfinite(d->nonzero_now) && memory_bytes == d->memory;
+    if (known)
+        *nonzero_bytes = d->nonzero_now;
+    g_mutex_unlock(&fake->lock);
+    return known;
+}
+
+static const VlDirtySamplerOps fake_ops_nonzero_now = {
+    .list = f_list,
+    .start = f_start,
+    .query = f_query,
+    .wait = f_wait,
+    .now_us = f_now,
+    .timeout_add = f_timeout_add,
+    .nonzero_now = f_nonzero_now,
+};
+
 static void
 setup(void)
 {
@@ -274,6 +302,41 @@ START_TEST(test_new_domains_get_every_length_first)
     ck_assert_double_eq_tol(st->age_s, 0, 1e-9);
     /* The timer was re-armed after each step. */
     ck_assert_uint_ge(fake->timers, 7);
+}
+END_TEST
+
+/* A guest that fills its memory after the last listing: the stats carry
+ * the touched RAM read at the moment they are asked for, and fall back to
+ * the listing's figure when it cannot be read. */
+START_TEST(test_touched_ram_is_read_when_asked)
+{
+    static const guint periods[] = { 1, 5, 10 };
+    g_autoptr(VlDirtySampler) s = vl_dirty_sampler_new(&fake_ops_nonzero_now,
+                                                       NULL, NULL);
+    g_autoptr(VlDirtySamplerStats) before = NULL;
+    g_autoptr(VlDirtySamplerStats) after = NULL;
+    g_autoptr(VlDirtySamplerStats) unreadable = NULL;
+    g_autoptr(GError) error = NULL;
+    FakeDomain *d;
+
+    ck_assert(vl_dirty_sampler_configure(s, 60, periods, 3, &error));
+    d = fake_add("just booted", 1, 0);
+    d->nonzero = 100 * MIB;
+    ck_assert(step(s));
+    before = vl_dirty_sampler_get_stats(s, "just booted");
+    ck_assert_double_eq_tol(before->nonzero_bytes, 100 * MIB, 1);
+
+    g_mutex_lock(&fake->lock);
+    d->nonzero_now = 870 * MIB;
+    g_mutex_unlock(&fake->lock);
+    after = vl_dirty_sampler_get_stats(s, "just booted");
+    ck_assert_double_eq_tol(after->nonzero_bytes, 870 * MIB, 1);
+
+    g_mutex_lock(&fake->lock);
+    d->nonzero_now = NAN;
+    g_mutex_unlock(&fake->lock);
+    unreadable = vl_dirty_sampler_get_stats(s, "just booted");
+    ck_assert_double_eq_tol(unreadable->nonzero_bytes, 100 * MIB, 1);
 }
 END_TEST
 
@@ -582,6 +645,7 @@ sampler_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_new_domains_get_every_length_first);
     tcase_add_test(tc, test_measured_again_only_after_the_period);
+    tcase_add_test(tc, test_touched_ram_is_read_when_asked);
     tcase_add_test(tc, test_migrating_domains_are_never_measured);
     tcase_add_test(tc, test_new_boot_starts_afresh_and_gone_is_forgotten);
     tcase_add_test(tc, test_failure_is_kept_and_not_retried_at_once);
