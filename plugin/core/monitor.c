@@ -34,7 +34,7 @@ typedef struct {
 
 /* What the driver of a migration announced before starting it. */
 typedef struct {
-    guint lanes;
+    guint lanes;                /* besides the base path */
     guint channels;
     double predicted_total_s;
     gint64 until_us;            /* monotonic; ignored after that */
@@ -959,7 +959,7 @@ vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
 }
 
 void
-vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
+vl_monitor_expect(VlMonitor *monitor, const char *domain, guint links,
                   guint channels, double predicted_total_s)
 {
     Entry *e;
@@ -968,7 +968,9 @@ vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
     g_return_if_fail(monitor != NULL && domain != NULL);
 
     x = g_new0(Expected, 1);
-    x->lanes = lanes;
+    /* The driver counts links; the monitor and the history count lanes
+     * besides the base path. */
+    x->lanes = links > 0 ? links - 1 : 0;
     x->channels = channels;
     x->predicted_total_s = predicted_total_s;
     x->until_us = g_get_monotonic_time() + EXPECTED_FOR_US;

@@ -182,7 +182,8 @@ void vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
 
 /**
  * vl_monitor_expect:
- * @lanes: links carrying it (the base path counts as one)
+ * @links: links carrying it (the base path counts as one); recorded as
+ *   @links - 1 lanes besides the base path
  * @channels: multifd channels; 0 = none
  * @predicted_total_s: the driver's prediction; NAN = none
  *
@@ -192,7 +193,7 @@ void vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
  * Applies to the next migration of @domain that begins within 10 minutes,
  * or at once to one already running.
  */
-void vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
+void vl_monitor_expect(VlMonitor *monitor, const char *domain, guint links,
                        guint channels, double predicted_total_s);
 
 /* (transfer full) (nullable): the last or current migration of @domain. */
