@@ -260,15 +260,21 @@ typedef struct {
     double overhead;            /* setup + resume for this many lanes */
 } Path;
 
-/* The declared rate of the base path towards @peer, as 'virt-lanes
- * migrate' takes it: base_bandwidth_mbit, else the first lane's rate. */
+/* The raw rate of the base path towards @peer, as 'virt-lanes migrate'
+ * takes it: base_bandwidth_mbit, else what migrations over the base path
+ * alone carried (undoing the efficiency applied to raw rates), else the
+ * first lane's rate. */
 static double
-base_declared_bps(const VlPeerConfig *peer)
+base_declared_bps(const VlPeerConfig *peer, const VlHistory *history)
 {
+    double learned = 0;
+
     if (!peer)
         return 0;
     if (peer->base_bandwidth_mbit > 0)
         return peer->base_bandwidth_mbit * 1e6 / 8;
+    if (vl_history_learned_bps(history, 0, 0, &learned))
+        return learned / VL_ESTIMATOR_LINK_EFFICIENCY;
     if (peer->lanes->len > 0) {
         const VlLaneConfig *l = g_ptr_array_index(peer->lanes, 0);
 
@@ -310,9 +316,9 @@ path_for(VlEstimator *est, const char *domain, const VlPeerConfig *peer,
         p->n_rates = 1;
         return;
     }
-    if (peer && base_declared_bps(peer) > 0 && peer->lanes->len >= lanes &&
-        p->links <= VL_ESTIMATE_MAX_LANES) {
-        p->link_bps[0] = base_declared_bps(peer);
+    if (peer && base_declared_bps(peer, history) > 0 &&
+        peer->lanes->len >= lanes && p->links <= VL_ESTIMATE_MAX_LANES) {
+        p->link_bps[0] = base_declared_bps(peer, history);
         for (i = 0; i < lanes; i++) {
             const VlLaneConfig *l = g_ptr_array_index(peer->lanes, i);
 
