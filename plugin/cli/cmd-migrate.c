@@ -814,8 +814,6 @@ migrate_main(MigrateRun *run)
     g_autofree char *name = shown(run->domain);
     g_autofree guint64 *tx_before = NULL;
     double learned[VL_PLAN_LANES_MAX + 1];
-    double overhead[VL_PLAN_LANES_MAX + 1];
-    double any_overhead = NAN;
     VlMigrationPolicy *m;
     VlPeerConfig *peer;
     VlMigratePlanInput in;
@@ -919,26 +917,16 @@ migrate_main(MigrateRun *run)
     }
 
     /* What earlier migrations learned. */
-    for (i = 0; i < G_N_ELEMENTS(learned); i++) {
+    for (i = 0; i < G_N_ELEMENTS(learned); i++)
         learned[i] = NAN;
-        overhead[i] = NAN;
-    }
     if (!run->no_history) {
         if (!(history = vl_history_load(run->history_path, &error))) {
             warn("%s", error->message);
             g_clear_error(&error);
         } else {
             /* learned[i]: over i lanes besides the base path, i + 1 links. */
-            /* As virt-lanesd's estimate: the setup of runs over as many
-             * lanes (the destination's lanes come up inside the job),
-             * else of any run. */
-            vl_history_learned_overhead(history, VL_HISTORY_LANES_UNKNOWN, 0,
-                                        &any_overhead);
-            for (i = 0; i < G_N_ELEMENTS(learned); i++) {
+            for (i = 0; i < G_N_ELEMENTS(learned); i++)
                 vl_history_learned_bps(history, i, 0, &learned[i]);
-                if (!vl_history_learned_overhead(history, i, 0, &overhead[i]))
-                    overhead[i] = any_overhead;
-            }
         }
     }
 
@@ -990,7 +978,6 @@ migrate_main(MigrateRun *run)
     in.n_lanes = names->len;
     in.learned_bps = learned;
     in.n_learned = G_N_ELEMENTS(learned);
-    in.learned_overhead_s = overhead;
     in.max_links = max_links;
     in.channels_per_link = m->channels_per_lane;
     in.requested_channels = run->parallel_connections;

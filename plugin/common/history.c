@@ -23,8 +23,6 @@
  * (rotation keeps files far smaller; this guards against a stray one). */
 #define MAX_READ_BYTES (16 * 1024 * 1024)
 #define DEFAULT_RECENT 10
-/* A job's time beyond its bytes above this is not setup but a stall. */
-#define MAX_OVERHEAD_S 60
 
 VlHistoryRecord *
 vl_history_record_new(void)
@@ -556,42 +554,6 @@ vl_history_learned_bps(const VlHistory *history, guint lanes,
     v = (double *)(void *)values->data;
     *bps = values->len % 2 ? v[values->len / 2]
                            : (v[values->len / 2 - 1] + v[values->len / 2]) / 2;
-    return TRUE;
-}
-
-gboolean
-vl_history_learned_overhead(const VlHistory *history, guint lanes,
-                            guint max_recent, double *seconds)
-{
-    g_autoptr(GArray) values = NULL;
-    double *v;
-    guint i;
-
-    g_return_val_if_fail(history != NULL, FALSE);
-    g_return_val_if_fail(seconds != NULL, FALSE);
-
-    if (max_recent == 0)
-        max_recent = DEFAULT_RECENT;
-    values = g_array_new(FALSE, FALSE, sizeof(double));
-    for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
-        const VlHistoryRecord *r = g_ptr_array_index(history->records, i - 1);
-        double o;
-
-        if (lanes != VL_HISTORY_LANES_UNKNOWN && r->lanes != lanes)
-            continue;
-        if (!(r->memory_bps > 0) || !(r->total_time_s > 0))
-            continue;
-        o = r->total_time_s - r->processed_bytes / r->memory_bps;
-        if (o >= 0 && o <= MAX_OVERHEAD_S)
-            g_array_append_val(values, o);
-    }
-    if (values->len == 0)
-        return FALSE;
-
-    g_array_sort(values, compare_double);
-    v = (double *)(void *)values->data;
-    *seconds = values->len % 2 ? v[values->len / 2]
-                               : (v[values->len / 2 - 1] + v[values->len / 2]) / 2;
     return TRUE;
 }
 

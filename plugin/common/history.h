@@ -115,21 +115,6 @@ gboolean vl_history_learned_bps(const VlHistory *history, guint lanes,
                                 guint max_recent, double *bps);
 
 /**
- * vl_history_learned_overhead:
- * @lanes: lanes besides the base path, or VL_HISTORY_LANES_UNKNOWN for
- *   runs over any number of lanes
- * @max_recent: look at this many most recent such runs (0 = 10)
- * @seconds: (out): their median job time beyond moving the bytes,
- *   total_time_s - processed_bytes / memory_bps: libvirt starting the
- *   destination, the destination's lanes coming up, QEMU's setup and the
- *   resume.  Runs where that is negative or above 60 s are left out.
- *
- * Returns FALSE (and leaves @seconds alone) when there is no such run.
- */
-gboolean vl_history_learned_overhead(const VlHistory *history, guint lanes,
-                                     guint max_recent, double *seconds);
-
-/**
  * vl_history_prediction_error:
  * Over the @max_recent (0 = all) most recent runs that carry a
  * prediction: mean absolute percentage error and its 90th percentile

@@ -191,6 +191,40 @@ domain_is_here(VlEstimator *est, const char *name)
                      g_str_equal(state, "blocked"));
 }
 
+static int
+compare_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Setup + resume: what the job took beyond moving its bytes. */
+static gboolean
+learned_overhead(const VlHistory *h, double *out)
+{
+    double v[10];
+    guint n = 0;
+    guint i;
+
+    for (i = h->records->len; i > 0 && n < G_N_ELEMENTS(v); i--) {
+        const VlHistoryRecord *r = g_ptr_array_index(h->records, i - 1);
+        double o;
+
+        if (r->memory_bps <= 0 || r->total_time_s <= 0)
+            continue;
+        o = r->total_time_s - r->processed_bytes / r->memory_bps;
+        if (o >= 0 && o <= 60)
+            v[n++] = o;
+    }
+    if (n == 0)
+        return FALSE;
+    qsort(v, n, sizeof(double), compare_double);
+    *out = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return TRUE;
+}
+
 static double
 fresh_limit_s(VlEstimator *est)
 {
@@ -230,9 +264,7 @@ inputs_from(VlEstimator *est, const VlDirtySamplerStats *stats,
     in->dirty = in->dirty_sampled ? rate : 0;
     in->fresh = in->dirty_sampled && isfinite(stats->age_s) &&
         stats->age_s <= fresh_limit_s(est);
-    in->overhead_learned = vl_history_learned_overhead(history,
-                                                       VL_HISTORY_LANES_UNKNOWN,
-                                                       0, &in->overhead);
+    in->overhead_learned = learned_overhead(history, &in->overhead);
     if (!in->overhead_learned)
         in->overhead = VL_ESTIMATOR_DEFAULT_OVERHEAD_S;
     in->max_downtime_s = (mp ? mp->max_downtime_ms : 300) / 1000.0;
@@ -257,7 +289,6 @@ typedef struct {
     double link_bps[VL_ESTIMATE_MAX_LANES];
     double efficiency;
     const char *source;         /* NULL: no bandwidth known */
-    double overhead;            /* setup + resume for this many lanes */
 } Path;
 
 /* The raw rate of the base path towards @peer, as 'virt-lanes migrate'
@@ -297,10 +328,6 @@ path_for(VlEstimator *est, const char *domain, const VlPeerConfig *peer,
     /* As 'virt-lanes migrate' opens them: channels_per_lane per link. */
     p->channels = vl_migrate_channels_for(p->links, in->channels_per_lane, 0);
     p->efficiency = 1;
-    /* Setup differs with lanes: the destination brings its lanes up
-     * inside the job.  What runs over as many lanes took, else any. */
-    if (!vl_history_learned_overhead(history, lanes, 0, &p->overhead))
-        p->overhead = in->overhead;
 
     if (m && m->active && m->direction == VL_MONITOR_DIRECTION_OUT &&
         m->plan.lanes == lanes && isfinite(m->eta.bandwidth_bps) &&
@@ -349,7 +376,7 @@ run_model(const Inputs *in, const Path *p, double time_cap_s,
     m.n_downtime_steps = in->n_steps;
     m.time_cap_s = time_cap_s;
     m.resume_s = VL_ESTIMATOR_RESUME_S;
-    m.setup_s = MAX(0, p->overhead - VL_ESTIMATOR_RESUME_S);
+    m.setup_s = MAX(0, in->overhead - VL_ESTIMATOR_RESUME_S);
     return vl_estimate_run(&m, result, error);
 }
 
@@ -371,7 +398,6 @@ row_json(const Path *p, const VlEstimate *r, const GError *error)
     json_object_object_add(row, "lanes", json_object_new_int64(p->lanes));
     json_object_object_add(row, "links", json_object_new_int64(p->links));
     json_object_object_add(row, "channels", json_object_new_int64(p->channels));
-    json_object_object_add(row, "overhead_s", number_or_null(p->overhead));
     json_object_object_add(row, "bandwidth_source", p->source ?
                            json_object_new_string(p->source) : NULL);
     json_object_object_add(row, "bandwidth_per_link_bps", p->source ?

@@ -158,7 +158,6 @@ vl_migrate_plan_input_init(VlMigratePlanInput *input)
     input->threshold_s = 60;
     input->lane_up_s = 5;
     input->max_downtime_s = 0.3;
-    input->setup_s = VL_MIGRATE_SETUP_S;
 }
 
 const char *
@@ -233,12 +232,6 @@ check_plan_input(const VlMigratePlanInput *in, GError **error)
                     MAX_THRESHOLD_S, in->threshold_s);
         return FALSE;
     }
-    if (!(in->setup_s >= 0 && in->setup_s <= MAX_THRESHOLD_S)) {
-        g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
-                    "Planning input 'setup_s' must be 0 or more and at most %g, not '%g'",
-                    MAX_THRESHOLD_S, in->setup_s);
-        return FALSE;
-    }
     if (!(in->lane_up_s >= 0 && in->lane_up_s <= MAX_THRESHOLD_S)) {
         g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
                     "Planning input 'lane_up_s' must be 0 or more and at most %g, not '%g'",
@@ -281,20 +274,6 @@ check_plan_input(const VlMigratePlanInput *in, GError **error)
     return TRUE;
 }
 
-/* The learned setup for @links links, or the default. */
-static double
-setup_for(const VlMigratePlanInput *in, guint links)
-{
-    double o;
-
-    if (!in->learned_overhead_s || links == 0 || links > in->n_learned)
-        return in->setup_s;
-    o = in->learned_overhead_s[links - 1];
-    if (!isfinite(o) || o < VL_MIGRATE_RESUME_S || o > MAX_THRESHOLD_S)
-        return in->setup_s;
-    return o - VL_MIGRATE_RESUME_S;
-}
-
 /* The learned rate for @links links, or 0 when none is known. */
 static double
 learned_for(const VlMigratePlanInput *in, guint links)
@@ -323,9 +302,8 @@ plan_step(const VlMigratePlanInput *in, guint links, GError **error)
     e.zero_bytes = in->zero_bytes;
     e.dirty_rate_bps = in->dirty_rate_bps;
     e.max_downtime_s = in->max_downtime_s;
-    e.setup_s = setup_for(in, links);
+    e.setup_s = VL_MIGRATE_SETUP_S;
     e.resume_s = VL_MIGRATE_RESUME_S;
-    step->setup_s = e.setup_s;
     step->links = links;
     step->channels = vl_migrate_channels_for(links, in->channels_per_link,
                                              in->requested_channels);
@@ -470,7 +448,6 @@ vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan)
                                json_object_new_string(s->added_lane) : NULL);
         json_object_object_add(o, "bandwidth_bps", json_number(s->bandwidth_bps));
         json_object_object_add(o, "learned", json_object_new_boolean(s->learned));
-        json_object_object_add(o, "setup_s", json_number(s->setup_s));
         json_object_object_add(o, "predicted_s", json_number(s->predicted_s));
         json_object_object_add(o, "job_s", json_number(s->estimate.total_time_s));
         json_object_object_add(o, "downtime_s", json_number(s->estimate.downtime_s));

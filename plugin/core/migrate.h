@@ -123,11 +123,6 @@ typedef struct {
      * migrations over k links, NAN when unknown; nullable. */
     const double *learned_bps;
     gsize n_learned;
-    /* learned_overhead_s[k - 1]: job time beyond moving the bytes (setup
-     * and resume) learned from migrations over k links, NAN when
-     * unknown; nullable, n_learned entries.  Unknown: setup_s. */
-    const double *learned_overhead_s;
-    double setup_s;             /* default VL_MIGRATE_SETUP_S */
     guint max_links;            /* base path included, >= 1 (1 + the
                                  * policy's max_lanes) */
     guint channels_per_link;    /* >= 1 */
@@ -148,7 +143,6 @@ typedef struct {
     char *added_lane;           /* the lane this step added; NULL for 1 */
     double bandwidth_bps;       /* usable aggregate the model used */
     gboolean learned;           /* ... learned from history */
-    double setup_s;             /* job start until RAM flows, as used */
     VlEstimate estimate;        /* the model's answer for the job */
     double predicted_s;         /* lanes coming up + the job; INFINITY
                                  * when it does not converge */
@@ -199,8 +193,7 @@ VlMigrateLanePlan *vl_migrate_lane_plan_compute(const VlMigratePlanInput *input,
 /*
  * {"chosen": {"links", "channels"}, "stop_reason",
  *  "steps": [{"links", "channels", "added_lane", "bandwidth_bps",
- *  "learned", "setup_s", "predicted_s", "job_s", "downtime_s",
- *  "iterations", "verdict",
+ *  "learned", "predicted_s", "job_s", "downtime_s", "verdict",
  *  "converges", "within_threshold", "chosen"}]}; unknown or infinite
  * numbers are null.  Caller owns the result.
  */

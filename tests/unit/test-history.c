@@ -434,54 +434,6 @@ START_TEST(test_learned_bps)
 }
 END_TEST
 
-START_TEST(test_learned_overhead)
-{
-    /* job time, processed MiB, MiB/s -> overhead = job - MiB / (MiB/s) */
-    static const struct {
-        guint lanes;
-        double job_s;
-        double mib;
-        double mib_s;
-    } runs[] = {
-        { 0, 40.0, 850, 22.0 },     /* 40 - 38.636 = 1.364 */
-        { 2, 16.0, 850, 60.0 },     /* 16 - 14.167 = 1.833 */
-        { 0, 41.0, 850, 22.0 },     /* 41 - 38.636 = 2.364 */
-        { 2, 17.0, 850, 60.0 },     /* 17 - 14.167 = 2.833 */
-        { 2, 15.0, 850, 50.0 },     /* 15 - 17 < 0: left out */
-        { 1, 99.0, 850, 22.0 },     /* 99 - 38.6 > 60: a stall, left out */
-        { 0, 39.5, 850, 22.0 },     /* 39.5 - 38.636 = 0.864 */
-    };
-    g_autoptr(VlHistory) h = vl_history_new();
-    double s = -1;
-    guint i;
-
-    for (i = 0; i < G_N_ELEMENTS(runs); i++) {
-        VlHistoryRecord *r = sample_record(i, "d", runs[i].lanes,
-                                           runs[i].mib_s * MIB);
-
-        r->total_time_s = runs[i].job_s;
-        r->processed_bytes = (guint64)(runs[i].mib * MIB);
-        g_ptr_array_add(h->records, r);
-    }
-    /* 0 lanes: 1.364, 2.364, 0.864 -> median 1.364 */
-    ck_assert(vl_history_learned_overhead(h, 0, 0, &s));
-    ck_assert(fabs(s - (40.0 - 850 / 22.0)) < 1e-9);
-    /* 2 lanes: 1.833, 2.833 -> 2.333 */
-    ck_assert(vl_history_learned_overhead(h, 2, 0, &s));
-    ck_assert(fabs(s - (16.5 - 850 / 60.0)) < 1e-9);
-    /* the 2 most recent 0-lane runs: 2.364, 0.864 -> 1.614 */
-    ck_assert(vl_history_learned_overhead(h, 0, 2, &s));
-    ck_assert(fabs(s - (40.25 - 850 / 22.0)) < 1e-9);
-    /* any lanes: 1.364 1.833 2.364 2.833 0.864 -> 1.833 */
-    ck_assert(vl_history_learned_overhead(h, VL_HISTORY_LANES_UNKNOWN, 0, &s));
-    ck_assert(fabs(s - (16.0 - 850 / 60.0)) < 1e-9);
-    /* only a stall over 1 lane: nothing learned, nothing clobbered */
-    s = -1;
-    ck_assert(!vl_history_learned_overhead(h, 1, 0, &s));
-    ck_assert(s == -1);
-}
-END_TEST
-
 START_TEST(test_prediction_error)
 {
     static const double predicted[] = { NAN, 44, 40, 48, 42 };  /* actual 40 */
@@ -533,7 +485,6 @@ history_suite(void)
 
     tc = tcase_create("learning");
     tcase_add_test(tc, test_learned_bps);
-    tcase_add_test(tc, test_learned_overhead);
     tcase_add_test(tc, test_prediction_error);
     suite_add_tcase(s, tc);
 

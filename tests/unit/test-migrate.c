@@ -389,45 +389,6 @@ START_TEST(test_plan_learned_and_cap)
 }
 END_TEST
 
-/* Setup learned per link count: an idle guest's job is setup + the
- * first pass + the switch-over, so a learned overhead of o seconds
- * (setup + 0.1 s resume) moves the prediction by o - 0.1 - 1.4 s exactly. */
-START_TEST(test_plan_learned_setup)
-{
-    g_autoptr(VlMigrateLanePlan) base = NULL;
-    g_autoptr(VlMigrateLanePlan) plan = NULL;
-    g_autoptr(GError) error = NULL;
-    VlMigratePlanInput in;
-    double overhead[3] = { NAN, 2.6, -1 };
-
-    lab_input(&in, 0, 1);
-    base = vl_migrate_lane_plan_compute(&in, &error);
-    ck_assert_msg(base != NULL, "%s", error ? error->message : "?");
-    ck_assert_double_eq(step(base, 1)->setup_s, VL_MIGRATE_SETUP_S);
-
-    in.learned_overhead_s = overhead;
-    in.n_learned = 3;
-    plan = vl_migrate_lane_plan_compute(&in, &error);
-    ck_assert_msg(plan != NULL, "%s", error ? error->message : "?");
-    /* unknown and absurd values: the default */
-    ck_assert_double_eq(step(plan, 0)->setup_s, VL_MIGRATE_SETUP_S);
-    ck_assert_double_eq(step(plan, 2)->setup_s, VL_MIGRATE_SETUP_S);
-    ck_assert_double_eq_tol(step(plan, 1)->setup_s, 2.5, 1e-12);
-    ck_assert_double_eq_tol(step(plan, 1)->estimate.total_time_s -
-                            step(base, 1)->estimate.total_time_s,
-                            2.5 - VL_MIGRATE_SETUP_S, 1e-9);
-    ck_assert_double_eq(step(plan, 0)->estimate.total_time_s,
-                        step(base, 0)->estimate.total_time_s);
-
-    /* a default that makes no sense is refused */
-    in.setup_s = -1;
-    g_clear_pointer(&plan, vl_migrate_lane_plan_free);
-    plan = vl_migrate_lane_plan_compute(&in, &error);
-    ck_assert_ptr_null(plan);
-    ck_assert_ptr_nonnull(strstr(error->message, "'setup_s'"));
-}
-END_TEST
-
 START_TEST(test_plan_requested_channels)
 {
     g_autoptr(VlMigrateLanePlan) plan = NULL;
@@ -1464,7 +1425,6 @@ migrate_suite(void)
     tcase_add_test(tc, test_plan_lane_up_cost);
     tcase_add_test(tc, test_plan_not_converging);
     tcase_add_test(tc, test_plan_learned_and_cap);
-    tcase_add_test(tc, test_plan_learned_setup);
     tcase_add_test(tc, test_plan_requested_channels);
     tcase_add_test(tc, test_plan_bad_input);
     tcase_add_test(tc, test_plan_json);
