@@ -96,6 +96,10 @@ gboolean vl_dirty_sampler_read_guest_rss(int pid, const char *smaps_path,
                                    double memory_bytes, double *rss_bytes,
                                    GError **error);
 
+/* Returns TRUE when @name arrived by an incoming migration: it is not
+ * booting, so it is measured at once rather than after the boot delay. */
+typedef gboolean (*VlDirtySamplerArrivedFunc)(const char *name, gpointer user_data);
+
 /* Returns TRUE when @name migrates (or is otherwise busy) now. */
 typedef gboolean (*VlDirtySamplerBusyFunc)(const char *name, gpointer user_data);
 
@@ -157,6 +161,9 @@ gboolean vl_dirty_sampler_configure(VlDirtySampler *sampler, guint period_s,
 
 void vl_dirty_sampler_set_busy_func(VlDirtySampler *sampler, VlDirtySamplerBusyFunc func,
                               gpointer user_data);
+void vl_dirty_sampler_set_arrived_func(VlDirtySampler *sampler,
+                                       VlDirtySamplerArrivedFunc func,
+                                       gpointer user_data);
 
 /*
  * One background step now (tests; the timer calls the same): starts the

@@ -427,6 +427,14 @@ START_TEST(test_new_boot_starts_afresh_and_gone_is_forgotten)
     ck_assert(step(s));
     d->id = 7;                  /* destroyed and started again */
     d->rate = 40 * MIB;
+    /* Booting: not measured for a minute, and nothing old is kept. */
+    ck_assert(!step(s));
+    st = vl_dirty_sampler_get_stats(s, "web");
+    ck_assert_uint_eq(st->measurements, 0);
+    g_clear_pointer(&st, vl_dirty_sampler_stats_free);
+    fake->now_us += 59 * G_USEC_PER_SEC;
+    ck_assert(!step(s));
+    fake->now_us += 1 * G_USEC_PER_SEC;
     ck_assert(step(s));
     st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 1);
@@ -437,6 +445,37 @@ START_TEST(test_new_boot_starts_afresh_and_gone_is_forgotten)
     ck_assert(!step(s));
     gone = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_ptr_null(gone);
+}
+END_TEST
+
+static gboolean
+arrived_by_name(const char *name, gpointer data G_GNUC_UNUSED)
+{
+    return g_str_has_prefix(name, "arrived");
+}
+
+/* A domain that starts while the daemon runs waits out its boot; one that
+ * arrived by migration is measured at once. */
+START_TEST(test_booting_waits_arrived_does_not)
+{
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) booted = NULL;
+    g_autoptr(VlDirtySamplerStats) arrived = NULL;
+
+    vl_dirty_sampler_set_arrived_func(s, arrived_by_name, NULL);
+    ck_assert(!step(s));                /* the first listing: empty */
+    fake_add("booted", 1, 5 * MIB);
+    fake_add("arrived 'x'", 2, 7 * MIB);
+    ck_assert(step(s));
+    ck_assert(step(s));
+    ck_assert(step(s));
+    ck_assert(!step(s));
+    ck_assert_uint_eq(fake->started->len, 3);
+    ck_assert_str_eq(started(0), "arrived 'x' 1");
+    booted = vl_dirty_sampler_get_stats(s, "booted");
+    arrived = vl_dirty_sampler_get_stats(s, "arrived 'x'");
+    ck_assert_uint_eq(booted->measurements, 0);
+    ck_assert_uint_eq(arrived->measurements, 3);
 }
 END_TEST
 
@@ -646,6 +685,7 @@ sampler_suite(void)
     tcase_add_test(tc, test_new_domains_get_every_length_first);
     tcase_add_test(tc, test_measured_again_only_after_the_period);
     tcase_add_test(tc, test_touched_ram_is_read_when_asked);
+    tcase_add_test(tc, test_booting_waits_arrived_does_not);
     tcase_add_test(tc, test_migrating_domains_are_never_measured);
     tcase_add_test(tc, test_new_boot_starts_afresh_and_gone_is_forgotten);
     tcase_add_test(tc, test_failure_is_kept_and_not_retried_at_once);
