@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * virt-lanes estimate DOMAIN: how long migrating DOMAIN would take over
- * 1..N lanes, as the daemon predicts it from its samples, its history and
- * the policy.  Without a fresh dirty-rate sample the command first asks
+ * the base path and 0..N lanes besides it (as 'virt-lanes migrate' counts
+ * them: N lanes = N + 1 links), as the daemon predicts it from its
+ * samples, its history and the policy.  Without a fresh dirty-rate sample the command first asks
  * the daemon to measure (each configured length in turn, with progress
  * on stderr), unless --no-measure: then the guest is assumed idle and
  * the output says so.  --measure discards the daemon's samples of the
@@ -150,11 +151,11 @@ format_rows(json_object *reply, GString *out)
     size_t n = rows ? json_object_array_length(rows) : 0;
     size_t i;
 
-    g_string_append(out, "\nlanes  channels  bandwidth    per lane     source    total time  downtime  verdict\n");
+    g_string_append(out, "\nlanes  links  channels  bandwidth    per link     source    total time  downtime  verdict\n");
     for (i = 0; i < n; i++) {
         json_object *row = json_object_array_get_idx(rows, i);
         g_autofree char *bw = rate_str(number(row, "bandwidth_bps"));
-        g_autofree char *per = rate_str(number(row, "bandwidth_per_lane_bps"));
+        g_autofree char *per = rate_str(number(row, "bandwidth_per_link_bps"));
         g_autofree char *src = member(row, "bandwidth_source", json_type_string) ?
             text(row, "bandwidth_source") : g_strdup("-");
         g_autofree char *verdict = text(row, "verdict");
@@ -165,8 +166,9 @@ format_rows(json_object *reply, GString *out)
         g_autofree char *down_s = isfinite(down) ?
             g_strdup_printf("%.0f ms", down * 1000) : g_strdup("-");
 
-        g_string_append_printf(out, "%5.0f  %8.0f  %-11s  %-11s  %-8s  %10s  %8s  %s\n",
-                               number(row, "lanes"), number(row, "channels"),
+        g_string_append_printf(out, "%5.0f  %5.0f  %8.0f  %-11s  %-11s  %-8s  %10s  %8s  %s\n",
+                               number(row, "lanes"), number(row, "links"),
+                               number(row, "channels"),
                                bw, per, src, total_s, down_s, verdict);
     }
 }
@@ -230,7 +232,7 @@ estimate_request(const char *domain, const char *to, int lanes, double cap)
     json_object_object_add(req, "domain", json_object_new_string(domain));
     if (to)
         json_object_object_add(req, "to", json_object_new_string(to));
-    if (lanes > 0)
+    if (lanes != G_MININT)
         json_object_object_add(req, "lanes", json_object_new_int(lanes));
     if (cap > 0)
         json_object_object_add(req, "time_cap_s", json_object_new_double(cap));
@@ -284,13 +286,13 @@ vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv)
     gboolean json = opts->json;
     gboolean no_measure = FALSE;
     gboolean force = FALSE;
-    int lanes = 0;
+    int lanes = G_MININT;       /* not given: the policy's max_lanes */
     double cap = 0;
     GOptionEntry entries[] = {
         { "to", 't', 0, G_OPTION_ARG_STRING, &to,
           "The peer host, by its policy name (default: the only one)", "HOST" },
         { "lanes", 'l', 0, G_OPTION_ARG_INT, &lanes,
-          "Estimate for 1..N lanes (default: the policy's max_lanes)", "N" },
+          "Estimate for 0..N lanes besides the base path (default: the policy's max_lanes)", "N" },
         { "time-cap", 0, 0, G_OPTION_ARG_DOUBLE, &cap,
           "A migration running longer than S seconds counts as failed", "S" },
         { "measure", 'm', 0, G_OPTION_ARG_NONE, &force,
@@ -316,8 +318,8 @@ vl_cmd_estimate(const VlCliOptions *opts, int argc, char **argv)
                 argc < 2 ? "Need a DOMAIN" : "Only one DOMAIN, please");
         return 2;
     }
-    if (lanes < 0 || lanes > 16) {
-        fprintf(stderr, "virt-lanes estimate: --lanes must be from 1 to 16, not '%d'\n",
+    if (lanes != G_MININT && (lanes < 0 || lanes > 16)) {
+        fprintf(stderr, "virt-lanes estimate: --lanes must be from 0 to 16, not '%d'\n",
                 lanes);
         return 2;
     }

@@ -852,8 +852,9 @@ migrate_main(MigrateRun *run)
             warn("%s", error->message);
             g_clear_error(&error);
         } else {
+            /* learned[i]: over i lanes besides the base path, i + 1 links. */
             for (i = 0; i < G_N_ELEMENTS(learned); i++)
-                vl_history_learned_bps(history, i + 1, 0, &learned[i]);
+                vl_history_learned_bps(history, i, 0, &learned[i]);
         }
     }
 

@@ -16,7 +16,9 @@
 #include "history-priv.h"
 #include "vl-autoptr.h"
 
-#define HISTORY_VERSION 1
+#define HISTORY_VERSION 2
+/* Still read: the same fields, with a lane count of another meaning. */
+#define HISTORY_VERSION_1 1
 /* Read at most this much of a file: its tail, which holds the recent runs
  * (rotation keeps files far smaller; this guards against a stray one). */
 #define MAX_READ_BYTES (16 * 1024 * 1024)
@@ -29,6 +31,7 @@ vl_history_record_new(void)
 
     r->predicted_time_s = NAN;
     r->move_overhead_s = NAN;
+    r->load1 = NAN;
     return r;
 }
 
@@ -39,6 +42,17 @@ vl_history_record_free(VlHistoryRecord *record)
         return;
     g_free(record->domain);
     g_free(record);
+}
+
+double
+vl_history_load_average(void)
+{
+    double load[1];
+
+    if (getloadavg(load, 1) != 1 || !isfinite(load[0]) || load[0] < 0 ||
+        load[0] > VL_HISTORY_MAX_LOAD)
+        return NAN;
+    return load[0];
 }
 
 VlHistory *
@@ -74,6 +88,17 @@ check_double(double v, gboolean allow_nan, const char *field, GError **error)
 }
 
 static gboolean
+check_load(double v, GError **error)
+{
+    if (isnan(v) || (isfinite(v) && v >= 0 && v <= VL_HISTORY_MAX_LOAD))
+        return TRUE;
+    g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                "History record field 'load1' must be a number from 0 to %d, not '%g'",
+                VL_HISTORY_MAX_LOAD, v);
+    return FALSE;
+}
+
+static gboolean
 check_record(const VlHistoryRecord *r, GError **error)
 {
     if (!r->domain || !*r->domain) {
@@ -105,7 +130,8 @@ check_record(const VlHistoryRecord *r, GError **error)
            check_double(r->downtime_ms, FALSE, "downtime_ms", error) &&
            check_double(r->dirty_rate_bps, FALSE, "dirty_rate_bps", error) &&
            check_double(r->predicted_time_s, TRUE, "predicted_time_s", error) &&
-           check_double(r->move_overhead_s, TRUE, "move_overhead_s", error);
+           check_double(r->move_overhead_s, TRUE, "move_overhead_s", error) &&
+           check_load(r->load1, error);
 }
 
 static void
@@ -150,6 +176,8 @@ vl_history_record_to_line(const VlHistoryRecord *r, GError **error)
         add_double(obj, "predicted_time_s", r->predicted_time_s);
     if (!isnan(r->move_overhead_s))
         add_double(obj, "move_overhead_s", r->move_overhead_s);
+    if (!isnan(r->load1))
+        add_double(obj, "load1", r->load1);
 
     return g_strdup(json_object_to_json_string_ext(
         obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -210,6 +238,7 @@ vl_history_record_from_line(const char *line, gsize len, GError **error)
     g_autoptr(VlHistoryRecord) r = NULL;
     json_object *v = NULL;
     gint64 n = 0;
+    gint64 version = 0;
 
     g_return_val_if_fail(line != NULL, NULL);
 
@@ -228,11 +257,12 @@ vl_history_record_from_line(const char *line, gsize len, GError **error)
         return NULL;
     }
 
-    if (!get_int(obj, "v", G_MAXINT, &n, error))
+    if (!get_int(obj, "v", G_MAXINT, &version, error))
         return NULL;
-    if (n != HISTORY_VERSION) {
+    if (version != HISTORY_VERSION && version != HISTORY_VERSION_1) {
         g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
-                    "History line has unknown version '%" G_GINT64_FORMAT "'", n);
+                    "History line has unknown version '%" G_GINT64_FORMAT "'",
+                    version);
         return NULL;
     }
 
@@ -261,7 +291,8 @@ vl_history_record_from_line(const char *line, gsize len, GError **error)
     r->iterations = n;
     if (!get_int(obj, "lanes", VL_HISTORY_MAX_LANES, &n, error))
         return NULL;
-    r->lanes = n;
+    /* Version 1 counted the base path only when the policy listed it. */
+    r->lanes = version == HISTORY_VERSION_1 ? VL_HISTORY_LANES_UNKNOWN : n;
     if (!get_int(obj, "channels", VL_HISTORY_MAX_CHANNELS, &n, error))
         return NULL;
     r->channels = n;
@@ -271,7 +302,10 @@ vl_history_record_from_line(const char *line, gsize len, GError **error)
         !get_double(obj, "downtime_ms", FALSE, &r->downtime_ms, error) ||
         !get_double(obj, "dirty_rate_bps", FALSE, &r->dirty_rate_bps, error) ||
         !get_double(obj, "predicted_time_s", TRUE, &r->predicted_time_s, error) ||
-        !get_double(obj, "move_overhead_s", TRUE, &r->move_overhead_s, error))
+        !get_double(obj, "move_overhead_s", TRUE, &r->move_overhead_s, error) ||
+        !get_double(obj, "load1", TRUE, &r->load1, error))
+        return NULL;
+    if (!check_load(r->load1, error))
         return NULL;
 
     return g_steal_pointer(&r);
@@ -562,7 +596,8 @@ vl_history_learned_bps(const VlHistory *history, guint lanes,
     for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
         const VlHistoryRecord *r = g_ptr_array_index(history->records, i - 1);
 
-        if (r->lanes == lanes && r->memory_bps > 0)
+        if (lanes != VL_HISTORY_LANES_UNKNOWN && r->lanes == lanes &&
+            r->memory_bps > 0)
             g_array_append_val(values, r->memory_bps);
     }
     if (values->len == 0)

@@ -9,16 +9,23 @@
  * parse (a crash can leave a truncated last line).  The daemon is the one
  * writer.
  *
- * Line format (keys in this order; "predicted_time_s" only when known):
- *   {"v":1,"time":1700000000,"domain":"web-1","memory_bytes":1073741824,
+ * Line format (keys in this order; "predicted_time_s" and "load1" only
+ * when known):
+ *   {"v":2,"time":1700000000,"domain":"web-1","memory_bytes":1073741824,
  *    "processed_bytes":894435328,"total_time_s":38.8,"memory_bps":23907532,
- *    "iterations":3,"downtime_ms":362,"dirty_rate_bps":0,"lanes":1,
- *    "channels":0,"predicted_time_s":39.1,"move_overhead_s":2.7}
+ *    "iterations":3,"downtime_ms":362,"dirty_rate_bps":0,"lanes":0,
+ *    "channels":2,"predicted_time_s":39.1,"move_overhead_s":2.7,"load1":1.52}
+ * "lanes" counts the lanes besides the base path, as the policy's
+ * max_lanes and 'virt-lanes migrate' do (0: the base path alone; the
+ * migration used lanes + 1 links).  Version 1 lines counted the base path
+ * when the policy listed it and not otherwise, so their lane count is
+ * read as unknown (VL_HISTORY_LANES_UNKNOWN): they still give the setup
+ * time and the prediction error, never a throughput per lane count.
  * "move_overhead_s" (optional) is what the whole move took besides the
  * job and the lanes coming up (docs/estimator.md, "The fixed cost of a
  * move"); only "virt-lanes evacuate" writes it so far.
  * Unknown keys are ignored so that newer writers do not break older
- * readers; a different "v" makes the line count as bad.
+ * readers; any other "v" makes the line count as bad.
  */
 #pragma once
 
@@ -33,6 +40,9 @@ G_BEGIN_DECLS
 #define VL_HISTORY_MAX_DOMAIN 1024
 #define VL_HISTORY_MAX_LANES 64
 #define VL_HISTORY_MAX_CHANNELS 255
+/* A version 1 line's lane count, which cannot be trusted (see above). */
+#define VL_HISTORY_LANES_UNKNOWN G_MAXUINT
+#define VL_HISTORY_MAX_LOAD 10000
 
 typedef struct {
     gint64 time;                /* completion, seconds since the epoch */
@@ -44,10 +54,13 @@ typedef struct {
     guint iterations;
     double downtime_ms;
     double dirty_rate_bps;
-    guint lanes;
+    guint lanes;                /* besides the base path; or
+                                 * VL_HISTORY_LANES_UNKNOWN (read only) */
     guint channels;             /* multifd channels; 0 = none */
     double predicted_time_s;    /* NAN when there was no prediction */
     double move_overhead_s;     /* NAN when not measured */
+    double load1;               /* the host's 1-minute load average at the
+                                 * end; NAN when not known */
 } VlHistoryRecord;
 
 VlHistoryRecord *vl_history_record_new(void);
@@ -78,6 +91,15 @@ gboolean vl_history_append(const char *path, const VlHistoryRecord *record,
                            gsize max_bytes, GError **error);
 
 /**
+ * vl_history_load_average:
+ * Returns: this host's 1-minute load average (getloadavg()), or NAN when
+ * it cannot be read.  Recorded with every run: TCG guests and the
+ * migration threads compete for the same CPUs, so a loaded host migrates
+ * slower than its history says.
+ */
+double vl_history_load_average(void);
+
+/**
  * vl_history_load:
  * Reads "@path.1" and @path.  Missing files give an empty history; an
  * unreadable one (permissions, a directory...) is an error.  Two lines of
@@ -91,8 +113,9 @@ VlHistory *vl_history_load(const char *path, GError **error);
 
 /**
  * vl_history_learned_bps:
+ * @lanes: lanes besides the base path (0 = the base path alone)
  * @max_recent: look at this many most recent runs with @lanes lanes
- *   (0 = 10)
+ *   (0 = 10); lines whose lane count is unknown never match
  * @bps: (out): their median memory_bps
  *
  * Returns FALSE (and leaves @bps alone) when there is no such run.

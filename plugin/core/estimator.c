@@ -10,6 +10,7 @@
 #include "estimate.h"
 #include "estimator.h"
 #include "history.h"
+#include "migrate.h"
 #include "vl-autoptr.h"
 
 #define MAX_NAME_BYTES 1024
@@ -32,7 +33,8 @@ struct _VlEstimator {
 typedef struct {
     char *domain;
     char *to;
-    guint lanes;                /* 0 = from the policy */
+    gint lanes;                 /* most lanes besides the base path;
+                                 * -1 = the policy's max_lanes */
     double time_cap_s;          /* 0 = none */
 } Args;
 
@@ -107,6 +109,7 @@ parse_args(json_object *msg, Args *a, GError **error)
     };
     json_object *v = NULL;
 
+    a->lanes = -1;
     if (!check_keys(msg, allowed, error) ||
         !get_name(msg, "domain", TRUE, &a->domain, error) ||
         !get_name(msg, "to", FALSE, &a->to, error))
@@ -114,14 +117,14 @@ parse_args(json_object *msg, Args *a, GError **error)
     if (json_object_object_get_ex(msg, "lanes", &v)) {
         gint64 n = json_object_get_int64(v);
 
-        if (!json_object_is_type(v, json_type_int) || n < 1 ||
+        if (!json_object_is_type(v, json_type_int) || n < 0 ||
             n > MAX_REQUEST_LANES) {
             g_set_error(error, VL_ERROR, VL_ERROR_IPC,
-                        "Request field 'lanes' must be an integer from 1 to %d",
+                        "Request field 'lanes' must be an integer from 0 to %d",
                         MAX_REQUEST_LANES);
             return FALSE;
         }
-        a->lanes = (guint)n;
+        a->lanes = (gint)n;
     }
     if (json_object_object_get_ex(msg, "time_cap_s", &v)) {
         double d = json_object_get_double(v);
@@ -277,46 +280,78 @@ inputs_from(VlEstimator *est, const VlDirtySamplerStats *stats,
     }
 }
 
+/* One way to the peer: the base path and @lanes lanes besides it. */
 typedef struct {
-    guint lanes;
+    guint lanes;                /* besides the base path */
+    guint links;                /* lanes + 1 */
     guint channels;
-    double lane_bps[VL_ESTIMATE_MAX_LANES];
+    guint n_rates;              /* entries of link_bps used */
+    double link_bps[VL_ESTIMATE_MAX_LANES];
     double efficiency;
     const char *source;         /* NULL: no bandwidth known */
 } Path;
 
+/* The raw rate of the base path towards @peer, as 'virt-lanes migrate'
+ * takes it: base_bandwidth_mbit, else what migrations over the base path
+ * alone carried (undoing the efficiency applied to raw rates), else the
+ * first lane's rate. */
+static double
+base_declared_bps(const VlPeerConfig *peer, const VlHistory *history)
+{
+    double learned = 0;
+
+    if (!peer)
+        return 0;
+    if (peer->base_bandwidth_mbit > 0)
+        return peer->base_bandwidth_mbit * 1e6 / 8;
+    if (vl_history_learned_bps(history, 0, 0, &learned))
+        return learned / VL_ESTIMATOR_LINK_EFFICIENCY;
+    if (peer->lanes->len > 0) {
+        const VlLaneConfig *l = g_ptr_array_index(peer->lanes, 0);
+
+        return l->bandwidth_mbit * 1e6 / 8;
+    }
+    return 0;
+}
+
 static void
 path_for(VlEstimator *est, const char *domain, const VlPeerConfig *peer,
-         const VlHistory *history, const Inputs *in, guint k, Path *p)
+         const VlHistory *history, const Inputs *in, guint lanes, Path *p)
 {
     g_autoptr(VlMonitorMigration) m = vl_monitor_get(est->monitor, domain);
     double bps = 0;
     guint i;
 
     memset(p, 0, sizeof(*p));
-    p->lanes = k;
-    p->channels = k > 1 ? k * in->channels_per_lane : 0;
+    p->lanes = lanes;
+    p->links = lanes + 1;
+    /* As 'virt-lanes migrate' opens them: channels_per_lane per link. */
+    p->channels = vl_migrate_channels_for(p->links, in->channels_per_lane, 0);
     p->efficiency = 1;
 
     if (m && m->active && m->direction == VL_MONITOR_DIRECTION_OUT &&
-        MAX(m->plan.lanes, 1) == k && isfinite(m->eta.bandwidth_bps) &&
+        m->plan.lanes == lanes && isfinite(m->eta.bandwidth_bps) &&
         m->eta.bandwidth_bps > 0) {
         bps = m->eta.bandwidth_bps;
         p->source = "measured";
-    } else if (vl_history_learned_bps(history, k, 0, &bps)) {
+    } else if (vl_history_learned_bps(history, lanes, 0, &bps)) {
         p->source = "history";
     }
     if (p->source) {
-        for (i = 0; i < k; i++)
-            p->lane_bps[i] = bps / k;
+        /* What the whole path carried, as one pipe. */
+        p->link_bps[0] = bps;
+        p->n_rates = 1;
         return;
     }
-    if (peer && peer->lanes->len >= k) {
-        for (i = 0; i < k; i++) {
+    if (peer && base_declared_bps(peer, history) > 0 &&
+        peer->lanes->len >= lanes && p->links <= VL_ESTIMATE_MAX_LANES) {
+        p->link_bps[0] = base_declared_bps(peer, history);
+        for (i = 0; i < lanes; i++) {
             const VlLaneConfig *l = g_ptr_array_index(peer->lanes, i);
 
-            p->lane_bps[i] = l->bandwidth_mbit * 1e6 / 8;
+            p->link_bps[i + 1] = l->bandwidth_mbit * 1e6 / 8;
         }
+        p->n_rates = p->links;
         p->efficiency = VL_ESTIMATOR_LINK_EFFICIENCY;
         p->source = "declared";
     }
@@ -332,8 +367,8 @@ run_model(const Inputs *in, const Path *p, double time_cap_s,
     m.memory_bytes = in->memory;
     m.zero_bytes = in->zero;
     m.dirty_rate_bps = in->dirty;
-    m.lane_bps = p->lane_bps;
-    m.n_lanes = p->lanes;
+    m.lane_bps = p->link_bps;
+    m.n_lanes = p->n_rates;
     m.channels = p->channels;
     m.efficiency = p->efficiency;
     m.max_downtime_s = in->max_downtime_s;
@@ -358,14 +393,15 @@ row_json(const Path *p, const VlEstimate *r, const GError *error)
     double agg = 0;
     guint i;
 
-    for (i = 0; i < p->lanes; i++)
-        agg += p->lane_bps[i] * p->efficiency;
+    for (i = 0; i < p->n_rates; i++)
+        agg += p->link_bps[i] * p->efficiency;
     json_object_object_add(row, "lanes", json_object_new_int64(p->lanes));
+    json_object_object_add(row, "links", json_object_new_int64(p->links));
     json_object_object_add(row, "channels", json_object_new_int64(p->channels));
     json_object_object_add(row, "bandwidth_source", p->source ?
                            json_object_new_string(p->source) : NULL);
-    json_object_object_add(row, "bandwidth_per_lane_bps", p->source ?
-                           number_or_null(agg / p->lanes) : NULL);
+    json_object_object_add(row, "bandwidth_per_link_bps", p->source ?
+                           number_or_null(agg / p->links) : NULL);
     if (!p->source || !r) {
         json_object_object_add(row, "bandwidth_bps", NULL);
         json_object_object_add(row, "total_time_s", NULL);
@@ -404,7 +440,7 @@ build_reply(VlEstimator *est, const Args *a, GError **error)
     json_object *notes;
     json_object *curve;
     Inputs in;
-    guint max_k;
+    guint max_lanes;
     guint k;
     gsize i;
 
@@ -431,7 +467,10 @@ build_reply(VlEstimator *est, const Args *a, GError **error)
     if (!history)
         history = vl_history_new();
     inputs_from(est, stats, history, &in);
-    max_k = a->lanes ? a->lanes : mp ? mp->max_lanes : 1;
+    max_lanes = a->lanes >= 0 ? (guint)a->lanes : mp ? mp->max_lanes : 0;
+    /* A lane the peer does not list cannot come up. */
+    if (peer)
+        max_lanes = MIN(max_lanes, peer->lanes->len);
 
     reply = vl_ipc_reply_new_ok();
     json_object_object_add(reply, "domain", json_object_new_string(a->domain));
@@ -483,7 +522,7 @@ build_reply(VlEstimator *est, const Args *a, GError **error)
     json_object_object_add(reply, "inputs", inputs);
 
     rows = json_object_new_array();
-    for (k = 1; k <= max_k; k++) {
+    for (k = 0; k <= max_lanes; k++) {
         g_autoptr(GError) model_error = NULL;
         VlEstimate r;
         Path p;
@@ -672,7 +711,8 @@ interface_is_up(const char *ifname)
     return g_str_equal(state, "up") || g_str_equal(state, "unknown");
 }
 
-/* Lanes in use: the policy's lane interfaces that are up now. */
+/* Lanes in use besides the base path: the policy's lane interfaces that
+ * are up now (a lab host's spare lanes are down until a migration). */
 static guint
 lanes_up(VlEstimator *est)
 {
@@ -691,7 +731,7 @@ lanes_up(VlEstimator *est)
                 n++;
         }
     }
-    return MAX(n, 1);
+    return n;
 }
 
 static void

@@ -451,6 +451,8 @@ vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan)
         json_object_object_add(o, "predicted_s", json_number(s->predicted_s));
         json_object_object_add(o, "job_s", json_number(s->estimate.total_time_s));
         json_object_object_add(o, "downtime_s", json_number(s->estimate.downtime_s));
+        json_object_object_add(o, "iterations",
+                               json_object_new_int64(s->estimate.iterations));
         json_object_object_add(o, "verdict", json_object_new_string(
                                    vl_estimate_verdict_to_string(s->estimate.verdict)));
         json_object_object_add(o, "converges",
@@ -1615,9 +1617,11 @@ vl_migrate_history_record_new(const char *domain, gint64 time,
     record->downtime_ms = isfinite(stats->downtime_ms) ? stats->downtime_ms : 0;
     record->dirty_rate_bps = isfinite(dirty_rate_bps) && dirty_rate_bps > 0 ?
                              dirty_rate_bps : 0;
-    record->lanes = links;
+    /* The history counts lanes besides the base path. */
+    record->lanes = links > 0 ? links - 1 : 0;
     record->channels = channels;
     record->predicted_time_s = isfinite(predicted_s) ? predicted_s : NAN;
+    record->load1 = vl_history_load_average();
     return record;
 }
 

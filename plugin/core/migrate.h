@@ -601,9 +601,12 @@ gboolean vl_migrate_clear_dest_plan(const char *dest_uri,
  * vl_migrate_history_record_new:
  * @stats: the completed job's statistics
  * @dirty_rate_bps: the guest's dirty rate (measured or QEMU's), >= 0
+ * @links: the paths it ran over (1 = the base path); the record counts
+ *   the lanes besides the base path, @links - 1
  * @predicted_s: the model's job time, NAN when none
  *
- * Returns: (transfer full): the history line for this migration.
+ * Returns: (transfer full): the history line for this migration, with
+ * the host's load average when getloadavg() tells it.
  */
 VlHistoryRecord *vl_migrate_history_record_new(const char *domain,
                                                gint64 time,

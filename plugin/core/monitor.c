@@ -34,7 +34,7 @@ typedef struct {
 
 /* What the driver of a migration announced before starting it. */
 typedef struct {
-    guint lanes;
+    guint lanes;                /* besides the base path */
     guint channels;
     double predicted_total_s;
     gint64 until_us;            /* monotonic; ignored after that */
@@ -144,7 +144,9 @@ vl_monitor_migration_to_json(const VlMonitorMigration *m)
     json_object_object_add(obj, "predicted_total_s",
                            number_or_null(m->plan.predicted_total_s));
     json_object_object_add(obj, "lanes",
-                           json_object_new_int64(MAX(m->plan.lanes, 1)));
+                           json_object_new_int64(m->plan.lanes));
+    json_object_object_add(obj, "links",
+                           json_object_new_int64((gint64)m->plan.lanes + 1));
     return obj;
 }
 
@@ -627,9 +629,10 @@ append_history(VlMonitor *monitor, Entry *e, const VlMonitorJobStats *stats)
     r->iterations = (guint)MIN(s->memory_iteration, G_MAXUINT);
     r->downtime_ms = isfinite(stats->downtime_ms) ? stats->downtime_ms : 0;
     r->dirty_rate_bps = isfinite(dirty) && dirty >= 0 ? dirty : 0;
-    r->lanes = CLAMP(e->plan.lanes, 1, VL_HISTORY_MAX_LANES);
+    r->lanes = MIN(e->plan.lanes, VL_HISTORY_MAX_LANES);
     r->channels = MIN(e->plan.channels, VL_HISTORY_MAX_CHANNELS);
     r->predicted_time_s = e->plan.predicted_total_s;
+    r->load1 = vl_history_load_average();
     if (!vl_history_append(monitor->history_path, r, 0, &error)) {
         g_debug("History of '%s' not written: %s", e->domain, error->message);
         return;
@@ -956,7 +959,7 @@ vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
 }
 
 void
-vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
+vl_monitor_expect(VlMonitor *monitor, const char *domain, guint links,
                   guint channels, double predicted_total_s)
 {
     Entry *e;
@@ -965,7 +968,9 @@ vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
     g_return_if_fail(monitor != NULL && domain != NULL);
 
     x = g_new0(Expected, 1);
-    x->lanes = lanes;
+    /* The driver counts links; the monitor and the history count lanes
+     * besides the base path. */
+    x->lanes = links > 0 ? links - 1 : 0;
     x->channels = channels;
     x->predicted_total_s = predicted_total_s;
     x->until_us = g_get_monotonic_time() + EXPECTED_FOR_US;

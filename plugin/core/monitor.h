@@ -80,7 +80,8 @@ const VlMonitorOps *vl_monitor_ops_libvirt(void);
 
 /* What the owner knows when a migration begins (see VlMonitorBeginFunc). */
 typedef struct {
-    guint lanes;                /* lanes carrying it; 0 = unknown (1) */
+    guint lanes;                /* lanes carrying it besides the base
+                                 * path (0: the base path alone) */
     guint channels;             /* multifd channels; 0 = none or unknown */
     double predicted_total_s;   /* NAN = no prediction */
     double prior_dirty_rate_bps;    /* measured before; 0 = none */
@@ -107,7 +108,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMonitorMigration, vl_monitor_migration_free)
 /*
  * {"direction", "elapsed_s", "eta_s", "verdict", "bandwidth_bps",
  *  "dirty_rate_bps", "iteration", "remaining_bytes", "active", "outcome",
- *  "reason", "predicted_total_s", "lanes"}; numbers that are not known
+ *  "reason", "predicted_total_s", "lanes", "links"}; numbers that are not known
  * (or infinite, as the ETA of a migration that does not converge) are
  * null.  Caller owns the result.
  */
@@ -181,7 +182,8 @@ void vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
 
 /**
  * vl_monitor_expect:
- * @lanes: links carrying it (the base path counts as one)
+ * @links: links carrying it (the base path counts as one); recorded as
+ *   @links - 1 lanes besides the base path
  * @channels: multifd channels; 0 = none
  * @predicted_total_s: the driver's prediction; NAN = none
  *
@@ -191,7 +193,7 @@ void vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
  * Applies to the next migration of @domain that begins within 10 minutes,
  * or at once to one already running.
  */
-void vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
+void vl_monitor_expect(VlMonitor *monitor, const char *domain, guint links,
                        guint channels, double predicted_total_s);
 
 /* (transfer full) (nullable): the last or current migration of @domain. */

@@ -30,6 +30,7 @@ typedef struct {
 static const char policy[] =
     "{ \"migration\": { \"max_lanes\": 3, \"channels_per_lane\": 2,\n"
     "  \"peers\": [ { \"name\": \"b\", \"uri\": \"qemu+tcp://198.18.0.12/system\",\n"
+    "    \"base_bandwidth_mbit\": 100,\n"
     "    \"lanes\": [\n"
     "      { \"interface\": \"vltest0\", \"address\": \"198.18.10.1/24\",\n"
     "        \"peer_address\": \"198.18.10.2\", \"bandwidth_mbit\": 200 },\n"
@@ -190,8 +191,8 @@ static const struct {
       "Domain 'no such; \\\"dom\\\" 'x'' is not running on this host" },
     { "estimate", "\"domain\": \"test\", \"to\": \"nowhere\"",
       "Unknown peer 'nowhere' (the policy's peers: 'b')" },
-    { "estimate", "\"domain\": \"test\", \"lanes\": 0", "'lanes' must be an integer from 1 to 16" },
-    { "estimate", "\"domain\": \"test\", \"lanes\": 17", "'lanes' must be an integer from 1 to 16" },
+    { "estimate", "\"domain\": \"test\", \"lanes\": -1", "'lanes' must be an integer from 0 to 16" },
+    { "estimate", "\"domain\": \"test\", \"lanes\": 17", "'lanes' must be an integer from 0 to 16" },
     { "estimate", "\"domain\": \"test\", \"lanes\": \"3\"", "'lanes' must be an integer" },
     { "estimate", "\"domain\": \"test\", \"lanes\": 2.5", "'lanes' must be an integer" },
     { "estimate", "\"domain\": \"test\", \"time_cap_s\": -1", "'time_cap_s' must be a number" },
@@ -249,29 +250,37 @@ START_TEST(test_estimate_declared_then_history)
                                         "memory_bytes", &v));
     ck_assert_double_gt(json_object_get_double(v), 0);
 
-    /* max_lanes 3, but the peer declares 2 lanes: the third row has none. */
+    /* max_lanes 3, but the peer lists 2 lanes: rows for 0, 1 and 2 lanes
+     * besides the base path (1 to 3 links), as 'virt-lanes migrate'
+     * counts them; the base path at its declared 100 Mbit/s, each lane at
+     * 200, times the efficiency 0.95. */
     ck_assert(json_object_object_get_ex(reply, "rows", &rows));
     ck_assert_uint_eq(json_object_array_length(rows), 3);
     ck_assert_str_eq(str_at(reply, "rows.0.bandwidth_source"), "declared");
-    ck_assert_str_eq(str_at(reply, "rows.0.channels"), "0");
+    ck_assert_str_eq(str_at(reply, "rows.0.lanes"), "0");
+    ck_assert_str_eq(str_at(reply, "rows.0.links"), "1");
+    ck_assert_str_eq(str_at(reply, "rows.2.lanes"), "2");
+    ck_assert_str_eq(str_at(reply, "rows.2.links"), "3");
+    ck_assert_str_eq(str_at(reply, "rows.0.channels"), "2");
     ck_assert_str_eq(str_at(reply, "rows.1.channels"), "4");
+    ck_assert_str_eq(str_at(reply, "rows.2.channels"), "6");
     ck_assert_str_eq(str_at(reply, "rows.0.verdict"), "converges");
-    ck_assert_str_eq(str_at(reply, "rows.1.bandwidth_per_lane_bps"), "23750000.0");
-    ck_assert_ptr_null(json_object_object_get(json_object_array_get_idx(rows, 2),
-                                              "total_time_s"));
+    ck_assert_str_eq(str_at(reply, "rows.0.bandwidth_per_link_bps"), "11875000.0");
+    ck_assert_str_eq(str_at(reply, "rows.1.bandwidth_per_link_bps"), "17812500.0");
+    ck_assert_str_eq(str_at(reply, "rows.2.bandwidth_bps"), "59375000.0");
     g_clear_pointer(&reply, json_object_put);
 
-    /* A completed 2-lane migration in the history is used for 2 lanes. */
+    /* A completed migration over 1 lane in the history is used for 1 lane. */
     rec->time = 1700000000;
     rec->domain = g_strdup("other");
     rec->memory_bytes = 1073741824;
     rec->processed_bytes = 900000000;
     rec->total_time_s = 22.0;
     rec->memory_bps = 45000000;
-    rec->lanes = 2;
+    rec->lanes = 1;
     ck_assert_msg(vl_history_append(fx->history, rec, 0, &error), "%s",
                   error ? error->message : "");
-    reply = call(fx, request_from("estimate", "\"domain\": \"test\", \"lanes\": 2"));
+    reply = call(fx, request_from("estimate", "\"domain\": \"test\", \"lanes\": 1"));
     ck_assert(reply_ok(reply));
     ck_assert_str_eq(str_at(reply, "rows.1.bandwidth_source"), "history");
     ck_assert_str_eq(str_at(reply, "rows.0.bandwidth_source"), "declared");

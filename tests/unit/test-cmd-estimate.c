@@ -50,7 +50,7 @@ START_TEST(test_broken_replies)
         ck_assert_ptr_nonnull(reply);
         vl_cmd_estimate_format(reply, out);
         ck_assert_ptr_nonnull(strstr(out->str, "Domain '?'"));
-        ck_assert_ptr_nonnull(strstr(out->str, "lanes  channels"));
+        ck_assert_ptr_nonnull(strstr(out->str, "lanes  links  channels"));
     }
 }
 END_TEST

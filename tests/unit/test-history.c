@@ -19,11 +19,11 @@
 
 /* The golden line: key order, number format, escaping of the domain. */
 static const char golden_line[] =
-    "{\"v\":1,\"time\":1700000000,\"domain\":\"web \\\"1\\\";\\n\xc3\xbc\xc3\xb1\xc3\xad\","
+    "{\"v\":2,\"time\":1700000000,\"domain\":\"web \\\"1\\\";\\n\xc3\xbc\xc3\xb1\xc3\xad\","
     "\"memory_bytes\":1073741824,\"processed_bytes\":894435328,"
     "\"total_time_s\":38.8,\"memory_bps\":23907532.8,\"iterations\":3,"
     "\"downtime_ms\":362,\"dirty_rate_bps\":0,\"lanes\":1,\"channels\":0,"
-    "\"predicted_time_s\":38.9078}";
+    "\"predicted_time_s\":38.9078,\"load1\":1.52}";
 
 #define LINE(time, domain, rest) \
     "{\"v\":1,\"time\":" #time ",\"domain\":\"" domain "\"," rest "}\n"
@@ -38,7 +38,7 @@ static const char mixed_file[] =
     "not json at all\n"
     "{}\n"
     "\n"
-    "{\"v\":2,\"time\":2,\"domain\":\"from-the-future\"," GOOD_REST "}\n"
+    "{\"v\":3,\"time\":2,\"domain\":\"from-the-future\"," GOOD_REST "}\n"
     LINE(3, "b", GOOD_REST ",\"predicted_time_s\":37,\"future_key\":[1,2]")
     LINE(4, "neg", "\"memory_bytes\":-5,\"processed_bytes\":1,"
          "\"total_time_s\":1,\"memory_bps\":1,\"iterations\":1,"
@@ -130,6 +130,7 @@ START_TEST(test_golden_line)
     g_autofree char *line = NULL;
 
     r->predicted_time_s = 38.9078;
+    r->load1 = 1.52;
     line = vl_history_record_to_line(r, NULL);
     ck_assert_str_eq(line, golden_line);
 
@@ -146,6 +147,7 @@ START_TEST(test_golden_line)
     ck_assert_uint_eq(back->lanes, 1);
     ck_assert_uint_eq(back->channels, 0);
     ck_assert(back->predicted_time_s == 38.9078);
+    ck_assert(back->load1 == 1.52);
 }
 END_TEST
 
@@ -257,6 +259,45 @@ START_TEST(test_learned_overhead)
     /* all six (the default window is 10): 40, 2.5, 3.5, 1, 6, 2 -> 3.0 */
     ck_assert(vl_history_learned_overhead(h, 0, &overhead, NULL));
     ck_assert_double_eq(overhead, 3.0);
+}
+END_TEST
+
+/* Version 1 counted the base path when the policy listed it: its lane
+ * count is unknown and never matches a lane count. */
+START_TEST(test_version_1_lanes)
+{
+    static const char v1[] =
+        "{\"v\":1,\"time\":3,\"domain\":\"old\"," GOOD_REST "}";
+    static const char v2[] =
+        "{\"v\":2,\"time\":4,\"domain\":\"new\"," GOOD_REST "}";
+    static const char v2_load[] =
+        "{\"v\":2,\"time\":5,\"domain\":\"new\"," GOOD_REST ",\"load1\":-1}";
+    g_autoptr(VlHistoryRecord) old = vl_history_record_from_line(v1, strlen(v1), NULL);
+    g_autoptr(VlHistoryRecord) cur = vl_history_record_from_line(v2, strlen(v2), NULL);
+    g_autoptr(VlHistoryRecord) neg = NULL;
+    g_autoptr(VlHistory) h = vl_history_new();
+    g_autoptr(GError) error = NULL;
+    double bps = -1;
+
+    ck_assert_ptr_nonnull(old);
+    ck_assert_ptr_nonnull(cur);
+    ck_assert_uint_eq(old->lanes, VL_HISTORY_LANES_UNKNOWN);
+    ck_assert_uint_eq(cur->lanes, 1);
+    ck_assert(isnan(cur->load1));
+    ck_assert(old->total_time_s == 38.8);       /* the rest is still read */
+
+    g_ptr_array_add(h->records, g_steal_pointer(&old));
+    ck_assert(!vl_history_learned_bps(h, 0, 0, &bps));
+    ck_assert(!vl_history_learned_bps(h, 1, 0, &bps));
+    ck_assert(!vl_history_learned_bps(h, VL_HISTORY_LANES_UNKNOWN, 0, &bps));
+    ck_assert(bps == -1);
+    g_ptr_array_add(h->records, g_steal_pointer(&cur));
+    ck_assert(vl_history_learned_bps(h, 1, 0, &bps));
+    ck_assert(bps == 23907532.8);
+
+    neg = vl_history_record_from_line(v2_load, strlen(v2_load), &error);
+    ck_assert_ptr_null(neg);
+    ck_assert(g_error_matches(error, VL_ERROR, VL_ERROR_INVALID));
 }
 END_TEST
 
@@ -373,16 +414,22 @@ START_TEST(test_bad_records)
         guint lanes;
         guint channels;
         double predicted;
+        double load1;
     } bad[] = {
-        { "'domain'", NULL, 1, 1, 1, 0, NAN },
-        { "'domain'", "", 1, 1, 1, 0, NAN },
-        { "'domain'", "bad-\xff-utf8", 1, 1, 1, 0, NAN },
-        { "'total_time_s'", "d", NAN, 1, 1, 0, NAN },
-        { "'total_time_s'", "d", -1, 1, 1, 0, NAN },
-        { "'memory_bps'", "d", 1, INFINITY, 1, 0, NAN },
-        { "'lanes'", "d", 1, 1, 65, 0, NAN },
-        { "'channels'", "d", 1, 1, 1, 256, NAN },
-        { "'predicted_time_s'", "d", 1, 1, 1, 0, -3 },
+        { "'domain'", NULL, 1, 1, 1, 0, NAN, NAN },
+        { "'domain'", "", 1, 1, 1, 0, NAN, NAN },
+        { "'domain'", "bad-\xff-utf8", 1, 1, 1, 0, NAN, NAN },
+        { "'total_time_s'", "d", NAN, 1, 1, 0, NAN, NAN },
+        { "'total_time_s'", "d", -1, 1, 1, 0, NAN, NAN },
+        { "'memory_bps'", "d", 1, INFINITY, 1, 0, NAN, NAN },
+        { "'lanes'", "d", 1, 1, 65, 0, NAN, NAN },
+        /* "unknown" is for version 1 lines read back, never written */
+        { "'lanes'", "d", 1, 1, VL_HISTORY_LANES_UNKNOWN, 0, NAN, NAN },
+        { "'channels'", "d", 1, 1, 1, 256, NAN, NAN },
+        { "'predicted_time_s'", "d", 1, 1, 1, 0, -3, NAN },
+        { "'load1'", "d", 1, 1, 1, 0, NAN, -0.5 },
+        { "'load1'", "d", 1, 1, 1, 0, NAN, INFINITY },
+        { "'load1'", "d", 1, 1, 1, 0, NAN, 10001 },
     };
     g_autofree char *long_name = g_strnfill(2000, 'x');
     guint i;
@@ -402,6 +449,7 @@ START_TEST(test_bad_records)
             r->lanes = bad[i].lanes;
             r->channels = bad[i].channels;
             r->predicted_time_s = bad[i].predicted;
+            r->load1 = bad[i].load1;
             field = bad[i].field;
         } else {
             r->domain = g_strdup(long_name);
@@ -526,6 +574,7 @@ history_suite(void)
     tcase_add_test(tc, test_golden_line);
     tcase_add_test(tc, test_no_prediction);
     tcase_add_test(tc, test_move_overhead_key);
+    tcase_add_test(tc, test_version_1_lanes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("file");

@@ -480,12 +480,13 @@ START_TEST(test_announced_plan_is_recorded)
     g_autoptr(VlHistoryRecord) rec = NULL;
     VlMonitorJobStats done;
 
-    /* Before: one link with 2 channels, where the guess is 2 links, 4. */
+    /* Before: one link (the base path, 0 lanes) with 2 channels, where
+     * the guess is 2 lanes, 4 channels. */
     vl_monitor_expect(m, DOM, 1, 2, 30.5);
     script_idle_pass(3);
     vl_monitor_handle_qemu_migration(m, DOM, "setup");
     mig = vl_monitor_get(m, DOM);
-    ck_assert_uint_eq(mig->plan.lanes, 1);
+    ck_assert_uint_eq(mig->plan.lanes, 0);
     ck_assert_uint_eq(mig->plan.channels, 2);
     ck_assert_double_eq_tol(mig->plan.predicted_total_s, 30.5, 1e-9);
     ck_assert(vl_test_loop_run_until(has_ended, m, WAIT_MS));
@@ -493,7 +494,7 @@ START_TEST(test_announced_plan_is_recorded)
     done.type = VIR_DOMAIN_JOB_COMPLETED;
     vl_monitor_handle_job_completed(m, DOM, &done);
     ck_assert_uint_eq(history_lines(&rec), 1);
-    ck_assert_uint_eq(rec->lanes, 1);
+    ck_assert_uint_eq(rec->lanes, 0);
     ck_assert_uint_eq(rec->channels, 2);
     ck_assert_double_eq_tol(rec->predicted_time_s, 30.5, 1e-9);
 
@@ -505,11 +506,12 @@ START_TEST(test_announced_plan_is_recorded)
     ck_assert_uint_eq(mig->plan.lanes, 2);
     ck_assert_uint_eq(mig->plan.channels, 4);
 
-    /* After the first event: applied to the running migration. */
+    /* After the first event: applied to the running migration; 3 links
+     * are the base path and 2 lanes. */
     vl_monitor_expect(m, DOM, 3, 6, NAN);
     g_clear_pointer(&mig, vl_monitor_migration_free);
     mig = vl_monitor_get(m, DOM);
-    ck_assert_uint_eq(mig->plan.lanes, 3);
+    ck_assert_uint_eq(mig->plan.lanes, 2);
     ck_assert_uint_eq(mig->plan.channels, 6);
     ck_assert_double_eq_tol(mig->plan.predicted_total_s, 44.5, 1e-9);
     ck_assert(vl_test_loop_run_until(has_ended, m, WAIT_MS));
