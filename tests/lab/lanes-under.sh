@@ -61,6 +61,6 @@ ll_verify_guest "$dom" b "$console" "$off" "under the threshold"
 ll_expect_clean a "under the threshold"
 ll_expect_clean b "under the threshold"
 hist=$(ll_exec a cat "$LL_HISTORY" | tail -n 1)
-jq -e --arg d "$dom" '.domain == $d and .lanes == 1 and .channels == 2 and .predicted_time_s > 0' \
+jq -e --arg d "$dom" '.domain == $d and .lanes == 0 and .channels == 2 and .predicted_time_s > 0' \
     >/dev/null <<<"$hist" || t_fail "no history record: $hist"
 t_log "PASS"
