@@ -30,6 +30,8 @@ typedef struct {
     gboolean polling;           /* a poll is in flight or scheduled */
     guint poll_id;
     gboolean recorded;          /* its history line is written */
+    gboolean postcopy;          /* QEMU said "postcopy-..." */
+    guint downtime_limit_ms;    /* 0 = QEMU's default */
 } Entry;
 
 typedef struct {
@@ -133,6 +135,7 @@ vl_monitor_migration_to_json(const VlMonitorMigration *m)
                            number_or_null(m->plan.predicted_total_s));
     json_object_object_add(obj, "lanes",
                            json_object_new_int64(MAX(m->plan.lanes, 1)));
+    json_object_object_add(obj, "postcopy", json_object_new_boolean(m->postcopy));
     return obj;
 }
 
@@ -175,6 +178,8 @@ snapshot(const Entry *e)
     m->samples = e->samples;
     m->eta = e->result;
     m->plan = e->plan;
+    m->postcopy = e->postcopy;
+    m->downtime_limit_ms = e->downtime_limit_ms;
     return m;
 }
 
@@ -451,7 +456,11 @@ apply_stats(VlMonitor *monitor, Entry *e, const VlMonitorJobStats *stats)
     }
     e->direction = VL_MONITOR_DIRECTION_OUT;
     if (stats->has_memory) {
-        if (vl_eta_update(e->eta, &stats->sample, &error)) {
+        VlEtaSample sample = stats->sample;
+
+        if (sample.downtime_limit_ms == 0)
+            sample.downtime_limit_ms = e->downtime_limit_ms;
+        if (vl_eta_update(e->eta, &sample, &error)) {
             vl_eta_get_result(e->eta, &e->result);
             e->last = *stats;
             e->samples++;
@@ -564,7 +573,13 @@ vl_monitor_handle_qemu_migration(VlMonitor *monitor, const char *domain,
     }
     if (g_str_equal(status, "none") || g_str_equal(status, "cancelling"))
         return;
-    begin(monitor, domain);
+    e = begin(monitor, domain);
+    /* "postcopy-active", "-paused", "-recover": RAM now follows the guest,
+     * which runs on the destination; there is no way back. */
+    if (g_str_has_prefix(status, "postcopy") && !e->postcopy) {
+        e->postcopy = TRUE;
+        notify(monitor, e);
+    }
 }
 
 void
@@ -907,6 +922,16 @@ vl_monitor_is_migrating(VlMonitor *monitor, const char *domain)
     Entry *e = g_hash_table_lookup(monitor->entries, domain);
 
     return e && e->active;
+}
+
+void
+vl_monitor_set_downtime_limit(VlMonitor *monitor, const char *domain,
+                              guint ms)
+{
+    Entry *e = g_hash_table_lookup(monitor->entries, domain);
+
+    if (e && e->active)
+        e->downtime_limit_ms = ms;
 }
 
 void
