@@ -207,7 +207,11 @@ vl_lever_decision_describe(const VlLeverDecision *d, const char *domain)
         g_string_append(s, "abort");
         break;
     }
-    g_string_append_printf(s, " %s", vl_lever_outcome_to_string(d->outcome));
+    if (d->lever == VL_LEVER_ABORT && d->outcome == VL_LEVER_OUTCOME_KEPT)
+        g_string_append(s, " not done");   /* when_hopeless = continue */
+    else
+        g_string_append_printf(s, " %s",
+                               vl_lever_outcome_to_string(d->outcome));
     if (d->previous && d->lever == VL_LEVER_DOWNTIME)
         g_string_append_printf(s, " (was %" G_GUINT64_FORMAT " ms)", d->previous);
     else if (d->previous && d->lever == VL_LEVER_BANDWIDTH)

@@ -425,7 +425,7 @@ START_TEST(test_postcopy_refused_once)
     ck_assert_uint_eq(GPOINTER_TO_UINT(g_ptr_array_index(log_seen->levels, 0)),
                       G_LOG_LEVEL_WARNING);
     ck_assert_ptr_nonnull(strstr(g_ptr_array_index(log_seen->lines, 1),
-                                 "when_hopeless is continue"));
+                                 "abort not done; hopeless, but the policy's when_hopeless is continue"));
 }
 END_TEST
 
