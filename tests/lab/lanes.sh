@@ -71,9 +71,19 @@ cli a lanes up host-b --plan "$PLAN" --count 2 >&2 || {
 for l in lane1 lane2; do
     is_up a "$l" || t_fail "a: $l is not up"
 done
-inns a ip rule show | grep -q 'fwmark 0x1db1 lookup 7601' || t_fail "a: no rule for lane1"
-inns a ip route show table 7602 | grep -q '198.19.0.2 via 198.18.12.2 dev lane2' ||
-    t_fail "a: no route via lane2 in table 7602"
+# The daemon hands out tables and marks: check what it says it set up.
+lane_field() { # IF FIELD: from a's "lanes" reply
+    cli a lanes --json | jq -r --arg i "$1" --arg f "$2" '.lanes[] | select(.interface == $i) | .[$f]'
+}
+for l in lane1 lane2; do
+    table=$(lane_field "$l" table)
+    mark=$(lane_field "$l" mark)
+    [[ $table =~ ^[0-9]+$ && $mark =~ ^[0-9]+$ ]] || t_fail "a: no table or mark for $l in the daemon's reply"
+    inns a ip rule show | grep -q "fwmark $(printf '0x%x' "$mark") lookup $table\$" ||
+        t_fail "a: no rule for $l (mark $mark, table $table); rules: $(inns a ip rule show | tr '\n' ';')"
+    inns a ip route show table "$table" | grep -q "198.19.0.2 via 198.18.1${l#lane}.2 dev $l" ||
+        t_fail "a: no route via $l in table $table"
+done
 inns a nft list table inet virt_lanes_198_19_0_2 | grep -q 'numgen inc mod 3' ||
     t_fail "a: no steering over 3 paths"
 [ "$(cli a lanes --json | jq -r '[.lanes[].plans[0]] | unique | .[0]')" = "$PLAN" ] ||
