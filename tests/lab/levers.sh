@@ -91,4 +91,9 @@ jq -e --arg d "$dom" '.domains[] | select(.name == $d) | .migration.levers |
                                       "downtime:applied", "abort:applied"]' \
     >/dev/null <<<"$status" ||
     t_fail "status levers: $(jq -c --arg d "$dom" '.domains[] | select(.name == $d) | .migration' <<<"$status")"
+text=$(ll_exec a "$(ll_cli)" --socket "$LL_SOCK" status)
+if ! grep -q '^    lever downtime 400 ms applied at iteration ' <<<"$text" ||
+    ! grep -q '^    lever abort applied at iteration [0-9]*, [0-9.]* s: when_hopeless abort' <<<"$text"; then
+    t_fail "virt-lanes status: $text"
+fi
 t_log "PASS"
