@@ -20,7 +20,7 @@ typedef struct {
     gboolean ended;
     gboolean busy;              /* a call is under way */
     guint samples;              /* the monitor's count at the last update */
-    guint streak;               /* "will not converge" samples in a row */
+    guint streak;               /* hopeless samples in a row */
     gboolean cap_done;
     guint ladder_next;          /* the first step not applied or passed */
     gboolean postcopy_done;     /* tried */
@@ -229,7 +229,7 @@ vl_lever_decision_describe(const VlLeverDecision *d, const char *domain)
     if (isfinite(d->remaining_bytes))
         g_string_append_printf(s, ", remaining %.1f MiB",
                                d->remaining_bytes / MIB);
-    g_string_append_printf(s, ", %u sample(s) not converging", d->streak);
+    g_string_append_printf(s, ", %u hopeless sample(s) in a row", d->streak);
     return g_string_free(s, FALSE);
 }
 
@@ -520,14 +520,20 @@ start_call(VlLevers *lv, Migration *mig, const VlMonitorMigration *m,
     g_task_run_in_thread(task, call_thread);
 }
 
-/* See levers.h: the first pass is over and the estimator says no. */
+/* See levers.h: the first pass is over and the estimator says it will
+ * not converge, or not within VL_LEVERS_HOPELESS_FACTOR x threshold_s. */
 static gboolean
-will_not_converge(const VlMonitorMigration *m)
+is_hopeless_sample(const VlMigrationPolicy *p, const VlMonitorMigration *m)
 {
     if (m->iteration < 2)
         return FALSE;
-    return m->eta.verdict == VL_ETA_VERDICT_NOT_CONVERGING ||
-        (m->eta.verdict == VL_ETA_VERDICT_AT_RISK && isinf(m->eta.eta_s));
+    if (m->eta.verdict == VL_ETA_VERDICT_NOT_CONVERGING)
+        return TRUE;
+    if (m->eta.verdict != VL_ETA_VERDICT_AT_RISK)
+        return FALSE;
+    return isinf(m->eta.eta_s) ||
+        (p && isfinite(m->eta.predicted_total_s) &&
+         m->eta.predicted_total_s > VL_LEVERS_HOPELESS_FACTOR * p->threshold_s);
 }
 
 static gboolean
@@ -560,7 +566,7 @@ decide(VlLevers *lv, Migration *mig, const VlMonitorMigration *m)
 
     if (m->samples != mig->samples) {
         mig->samples = m->samples;
-        if (will_not_converge(m))
+        if (is_hopeless_sample(p, m))
             mig->streak++;
         else
             mig->streak = 0;
@@ -602,7 +608,7 @@ decide(VlLevers *lv, Migration *mig, const VlMonitorMigration *m)
         mig->streak >= VL_LEVERS_POSTCOPY_SAMPLES) {
         mig->postcopy_done = TRUE;
         start_call(lv, mig, m, VL_LEVER_POSTCOPY, 0,
-                   g_strdup_printf("allow_postcopy, not converging for %u samples",
+                   g_strdup_printf("allow_postcopy, hopeless for %u samples",
                                    mig->streak));
         return;
     }
@@ -615,7 +621,7 @@ decide(VlLevers *lv, Migration *mig, const VlMonitorMigration *m)
     if (p->when_hopeless == VL_HOPELESS_ABORT) {
         mig->abort_done = TRUE;
         start_call(lv, mig, m, VL_LEVER_ABORT, 0,
-                   g_strdup_printf("when_hopeless abort, not converging for %u samples",
+                   g_strdup_printf("when_hopeless abort, hopeless for %u samples",
                                    mig->streak));
     } else if (!mig->hopeless_told && lv->log_func) {
         g_autofree char *line = NULL;

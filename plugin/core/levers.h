@@ -18,21 +18,24 @@
  *              converging), the highest step whose after_iteration QEMU
  *              has reached and that was not applied yet; each step once,
  *              and never below the running limit.
- *   post-copy  allow_postcopy: once, when the migration "will not
- *              converge" for VL_LEVERS_POSTCOPY_SAMPLES samples in a row.
- *              libvirt refuses it for a job started without the flag;
- *              that is logged once and never retried.
+ *   post-copy  allow_postcopy: once, after VL_LEVERS_POSTCOPY_SAMPLES
+ *              hopeless samples in a row (below).  libvirt refuses it for
+ *              a job started without the flag; that is logged once and
+ *              never retried.
  *   abort      when_hopeless = abort: once, when the migration is
  *              hopeless (below); never once post-copy runs.
  *
- * A sample "will not converge" when QEMU is past its first pass
- * (iteration >= 2) and either the stall detector fired (verdict
- * not-converging) or the model, with the measured bandwidth, dirty rate
- * and the downtime limit in force, predicts no convergence (verdict
- * at-risk with an infinite ETA).  A migration is "hopeless" after
- * VL_LEVERS_HOPELESS_SAMPLES such samples in a row with no lever applied
- * meanwhile (a raised downtime limit or a new cap starts the count
- * again) and no post-copy switch possible (not allowed, or refused).
+ * A sample is "hopeless" when QEMU is past its first pass (iteration
+ * >= 2) and the estimator says the migration will not converge, or not
+ * in any useful time: the stall detector fired (verdict not-converging),
+ * or the verdict is at-risk and the model, with the measured bandwidth,
+ * dirty rate and the downtime limit in force, predicts no convergence
+ * (infinite ETA) or an end beyond VL_LEVERS_HOPELESS_FACTOR x threshold_s.
+ * A migration is "hopeless" after VL_LEVERS_HOPELESS_SAMPLES hopeless
+ * samples in a row with no lever applied meanwhile (a raised downtime
+ * limit or a new cap starts the count again) and no post-copy switch
+ * possible (not allowed, or refused).  A converging verdict, however
+ * long its ETA, never counts.
  *
  * Every decision is kept per migration (for the status reply) and told
  * to the log function with its numbers.  The libvirt calls go through
@@ -53,9 +56,12 @@
 
 G_BEGIN_DECLS
 
-/* Consecutive "will not converge" samples (1 s apart) before acting. */
+/* Consecutive hopeless samples (1 s apart) before acting. */
 #define VL_LEVERS_POSTCOPY_SAMPLES 3
 #define VL_LEVERS_HOPELESS_SAMPLES 5
+/* An at-risk migration predicted to end beyond this many thresholds is
+ * as good as not converging. */
+#define VL_LEVERS_HOPELESS_FACTOR 4
 
 typedef enum {
     VL_LEVER_BANDWIDTH,
@@ -124,7 +130,7 @@ typedef struct {
     double dirty_rate_bps;
     double remaining_bytes;
     const char *verdict;        /* static */
-    guint streak;               /* "will not converge" samples in a row */
+    guint streak;               /* hopeless samples in a row */
 } VlLeverDecision;
 
 /* One log line for @d, naming @domain: what, why, the numbers, outcome. */

@@ -71,7 +71,7 @@ jq -e '.result == "failed" and .wall_s < 150' >/dev/null <<<"$result" ||
     t_fail "the migration was not ended by the daemon: $result"
 line=$(grep "Outgoing migration of '$dom': abort applied" "$log" || true)
 [ -n "$line" ] || t_fail "no abort in the daemon's log"
-[[ $line == *"when_hopeless abort, not converging for "*" samples"* ]] || t_fail "abort line: $line"
+[[ $line == *"when_hopeless abort, hopeless for "*" samples"* ]] || t_fail "abort line: $line"
 [[ $line == *"threshold 10 s"*"iteration "*"dirty rate "*"remaining "* ]] || t_fail "abort line: $line"
 t_log "abort: $line"
 
