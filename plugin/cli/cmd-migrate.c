@@ -1154,6 +1154,15 @@ migrate_main(MigrateRun *run)
 
         read_tx_bytes(lane->interface, &tx_before[i]);
     }
+    if (daemon_up) {
+        g_autoptr(GError) announce_error = NULL;
+
+        if (!vl_migrate_announce(vl_migrate_daemon_call_socket,
+                                 (gpointer)run->opts->socket_path, run->domain,
+                                 run->links, channels, predicted_s, &announce_error))
+            warn("virt-lanesd was not told how the migration is carried (%s): its history line may guess",
+                 announce_error->message);
+    }
     started = g_get_real_time() / G_USEC_PER_SEC;
     run->peer = peer;
     run->watch_lanes = lanes;

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -887,6 +888,66 @@ handle_measure(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
     vl_estimator_handle_measure(daemon->estimator, request, msg);
 }
 
+/* The driver of an outgoing migration says how it carries it (links,
+ * channels, its prediction), so that the monitor's ETA and the history
+ * line describe the migration that really runs. */
+static void
+handle_migration_plan(VlDaemon *daemon, VlIpcRequest *request, json_object *msg)
+{
+    static const char *const keys[] = {
+        "version", "type", "domain", "links", "channels", "predicted_s", NULL
+    };
+    g_autofree char *unknown = NULL;
+    const char *domain = string_member(msg, "domain");
+    json_object *links = NULL;
+    json_object *channels = NULL;
+    json_object *predicted = NULL;
+    double predicted_s = NAN;
+    gint64 n_links;
+    gint64 n_channels;
+
+    if (!only_keys(msg, keys, &unknown)) {
+        vl_ipc_request_reply(request, vl_ipc_reply_new_error("Unknown field '%s' in 'migration-plan'",
+                                                             unknown));
+        return;
+    }
+    json_object_object_get_ex(msg, "links", &links);
+    json_object_object_get_ex(msg, "channels", &channels);
+    json_object_object_get_ex(msg, "predicted_s", &predicted);
+    if (!domain || !*domain ||
+        !links || !json_object_is_type(links, json_type_int) ||
+        !channels || !json_object_is_type(channels, json_type_int)) {
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("'migration-plan' needs the string 'domain' and the integers 'links' and 'channels'"));
+        return;
+    }
+    n_links = json_object_get_int64(links);
+    n_channels = json_object_get_int64(channels);
+    if (n_links < 1 || n_links > VL_LANES_MAX + 1 || n_channels < 0 || n_channels > 255) {
+        vl_ipc_request_reply(request,
+                             vl_ipc_reply_new_error("'migration-plan' needs 1 to %d links and 0 to 255 channels",
+                                                    VL_LANES_MAX + 1));
+        return;
+    }
+    if (predicted && !json_object_is_type(predicted, json_type_null)) {
+        if (!json_object_is_type(predicted, json_type_double) &&
+            !json_object_is_type(predicted, json_type_int)) {
+            vl_ipc_request_reply(request,
+                                 vl_ipc_reply_new_error("'predicted_s' in 'migration-plan' must be a number"));
+            return;
+        }
+        predicted_s = json_object_get_double(predicted);
+        if (!(predicted_s >= 0 && predicted_s < 1e9)) {
+            vl_ipc_request_reply(request,
+                                 vl_ipc_reply_new_error("'predicted_s' in 'migration-plan' must be 0 to 1e9 seconds"));
+            return;
+        }
+    }
+    vl_monitor_expect(vl_estimator_get_monitor(daemon->estimator), domain,
+                      (guint)n_links, (guint)n_channels, predicted_s);
+    vl_ipc_request_reply(request, vl_ipc_reply_new_ok());
+}
+
 /* Adding a request type is one line here. */
 static const struct {
     const char *type;
@@ -899,6 +960,7 @@ static const struct {
     { "lanes-down", handle_lanes_down },
     { "lanes-up", handle_lanes_up },
     { "measure", handle_measure },
+    { "migration-plan", handle_migration_plan },
     { "ping", handle_ping },
     { "status", handle_status },
 };

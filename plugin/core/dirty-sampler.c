@@ -19,6 +19,12 @@
 #define SETTLE_S 0.5
 #define QUERY_TRIES 40
 #define QUERY_GAP_S 0.25
+/* A domain that started while the daemon ran is first measured this long
+ * after it was first listed: what a guest dirties while it boots (kernel,
+ * page cache, an application filling its memory) says little about what
+ * it dirties later, and a driver that asks meanwhile measures by itself.
+ * Domains of the first listing (a daemon start) are measured at once. */
+#define BOOT_SETTLE_S 60
 /* After a measurement, look for the next due domain this soon. */
 #define NEXT_STEP_S 1
 #define MAX_SMAPS_BYTES (64 * 1024 * 1024)
@@ -52,8 +58,11 @@ struct _VlDirtySampler {
 
     VlDirtySamplerBusyFunc busy;
     gpointer busy_data;
+    VlDirtySamplerArrivedFunc arrived;
+    gpointer arrived_data;
 
     GHashTable *records;        /* name -> Record* */
+    gboolean listed;            /* a listing was applied */
     GCancellable *cancellable;  /* everything in flight */
     gboolean in_flight;
     GQueue pending;             /* GTask* of on-demand measurements */
@@ -437,12 +446,30 @@ real_now(gpointer ops_data G_GNUC_UNUSED)
     return g_get_monotonic_time();
 }
 
+static gboolean
+libvirt_nonzero_now(gpointer ops_data G_GNUC_UNUSED, const char *name,
+                    double memory_bytes, double *nonzero_bytes)
+{
+    g_autoptr(GError) error = NULL;
+    int pid = local_qemu_pid(name);
+
+    if (pid <= 0)
+        return FALSE;
+    if (!vl_dirty_sampler_read_guest_rss(pid, NULL, memory_bytes,
+                                         nonzero_bytes, &error)) {
+        g_debug("Untouched RAM of '%s' unknown: %s", name, error->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static const VlDirtySamplerOps libvirt_ops = {
     .list = libvirt_list,
     .start = libvirt_start,
     .query = libvirt_query,
     .wait = real_wait,
     .now_us = real_now,
+    .nonzero_now = libvirt_nonzero_now,
 };
 
 const VlDirtySamplerOps *
@@ -603,6 +630,10 @@ apply_targets(VlDirtySampler *sampler, GPtrArray *targets)
             if (r->id != -1)
                 record_reset(sampler, r);
             r->id = t->id;
+            if (sampler->listed &&
+                !(sampler->arrived && sampler->arrived(t->name, sampler->arrived_data)))
+                r->next_due_us = sampler->ops->now_us(sampler->ops_data) +
+                    (gint64)BOOT_SETTLE_S * G_USEC_PER_SEC;
         }
         r->memory_bytes = t->memory_bytes;
         r->nonzero_bytes = t->nonzero_bytes;
@@ -615,6 +646,7 @@ apply_targets(VlDirtySampler *sampler, GPtrArray *targets)
         if (!((Record *)value)->seen)
             g_hash_table_iter_remove(&iter);
     }
+    sampler->listed = TRUE;
 }
 
 static void
@@ -965,6 +997,16 @@ vl_dirty_sampler_configure(VlDirtySampler *sampler, guint period_s, const guint 
 }
 
 void
+vl_dirty_sampler_set_arrived_func(VlDirtySampler *sampler,
+                                  VlDirtySamplerArrivedFunc func,
+                                  gpointer user_data)
+{
+    g_return_if_fail(sampler != NULL);
+    sampler->arrived = func;
+    sampler->arrived_data = user_data;
+}
+
+void
 vl_dirty_sampler_set_busy_func(VlDirtySampler *sampler, VlDirtySamplerBusyFunc func,
                          gpointer user_data)
 {
@@ -998,6 +1040,13 @@ vl_dirty_sampler_get_stats(VlDirtySampler *sampler, const char *name)
     s->name = g_strdup(r->name);
     s->memory_bytes = r->memory_bytes;
     s->nonzero_bytes = r->nonzero_bytes;
+    if (sampler->ops->nonzero_now && r->memory_bytes > 0) {
+        double now = NAN;
+
+        if (sampler->ops->nonzero_now(sampler->ops_data, r->name,
+                                      r->memory_bytes, &now) && isfinite(now))
+            s->nonzero_bytes = now;
+    }
     s->n_curve = vl_dirtyrate_sampler_get_curve(r->rates, s->curve,
                                                 VL_DIRTY_SAMPLER_MAX_PERIODS);
     s->measurements = r->measurements;

@@ -74,6 +74,12 @@ typedef struct {
      * remove.  NULL = g_timeout_add_seconds(). */
     guint (*timeout_add)(gpointer ops_data, guint seconds, GSourceFunc func,
                          gpointer data);
+    /* Touched guest RAM of @name now (main thread, must be quick: a read
+     * of /proc, no libvirt call); FALSE = unknown.  The listing's figure
+     * may be seconds old, and a guest filling its memory right after boot
+     * changes it by hundreds of MiB.  NULL = use the listing's. */
+    gboolean (*nonzero_now)(gpointer ops_data, const char *name,
+                            double memory_bytes, double *nonzero_bytes);
 } VlDirtySamplerOps;
 
 /* The real ops: libvirt calls on @vconn, g_get_monotonic_time(). */
@@ -89,6 +95,10 @@ const VlDirtySamplerOps *vl_dirty_sampler_ops_libvirt(void);
 gboolean vl_dirty_sampler_read_guest_rss(int pid, const char *smaps_path,
                                    double memory_bytes, double *rss_bytes,
                                    GError **error);
+
+/* Returns TRUE when @name arrived by an incoming migration: it is not
+ * booting, so it is measured at once rather than after the boot delay. */
+typedef gboolean (*VlDirtySamplerArrivedFunc)(const char *name, gpointer user_data);
 
 /* Returns TRUE when @name migrates (or is otherwise busy) now. */
 typedef gboolean (*VlDirtySamplerBusyFunc)(const char *name, gpointer user_data);
@@ -151,6 +161,9 @@ gboolean vl_dirty_sampler_configure(VlDirtySampler *sampler, guint period_s,
 
 void vl_dirty_sampler_set_busy_func(VlDirtySampler *sampler, VlDirtySamplerBusyFunc func,
                               gpointer user_data);
+void vl_dirty_sampler_set_arrived_func(VlDirtySampler *sampler,
+                                       VlDirtySamplerArrivedFunc func,
+                                       gpointer user_data);
 
 /*
  * One background step now (tests; the timer calls the same): starts the

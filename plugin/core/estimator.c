@@ -730,6 +730,25 @@ is_busy(const char *name, gpointer data)
     return vl_monitor_is_migrating(est->monitor, name);
 }
 
+/* The last start of @name was an incoming migration ("lifecycle started
+ * migrated" is newer than any other "lifecycle started"). */
+static gboolean
+has_arrived(const char *name, gpointer data)
+{
+    VlEstimator *est = data;
+    VlDomainInfo *info = est->domains ? vl_domain_table_lookup(est->domains, name)
+                                      : NULL;
+    guint i;
+
+    for (i = info ? vl_domain_info_get_n_events(info) : 0; i > 0; i--) {
+        const VlDomainEvent *ev = vl_domain_info_get_event(info, i - 1);
+
+        if (g_str_has_prefix(ev->event, "lifecycle started "))
+            return g_str_equal(ev->event, "lifecycle started migrated");
+    }
+    return FALSE;
+}
+
 /* --- life cycle ---------------------------------------------------------- */
 
 VlEstimator *
@@ -746,6 +765,7 @@ vl_estimator_new(const VlConfig *config, VlConn *conn, VlDomainTable *domains,
     est->sampler = vl_dirty_sampler_new(sampler_ops, sampler_ops_data, conn);
     est->monitor = vl_monitor_new(monitor_ops, monitor_ops_data, conn);
     vl_dirty_sampler_set_busy_func(est->sampler, is_busy, est);
+    vl_dirty_sampler_set_arrived_func(est->sampler, has_arrived, est);
     vl_monitor_set_begin_func(est->monitor, on_migration_begins, est);
     /* The configuration was checked when it was loaded. */
     if (!vl_estimator_configure(est, config, &error))

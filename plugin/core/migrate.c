@@ -847,6 +847,27 @@ vl_migrate_lanes_down(VlMigrateDaemonCall call, gpointer call_data,
     return TRUE;
 }
 
+gboolean
+vl_migrate_announce(VlMigrateDaemonCall call, gpointer call_data,
+                    const char *domain, guint links, guint channels,
+                    double predicted_s, GError **error)
+{
+    g_autoptr(json_object) request = NULL;
+    g_autoptr(json_object) reply = NULL;
+
+    g_return_val_if_fail(call != NULL && domain != NULL, FALSE);
+
+    request = vl_ipc_message_new("migration-plan");
+    json_object_object_add(request, "domain", json_object_new_string(domain));
+    json_object_object_add(request, "links", json_object_new_int(MAX(links, 1)));
+    json_object_object_add(request, "channels", json_object_new_int(channels));
+    json_object_object_add(request, "predicted_s", isfinite(predicted_s) && predicted_s >= 0 ?
+                           json_object_new_double(predicted_s) : NULL);
+    if (!(reply = call(call_data, request, VL_MIGRATE_ANNOUNCE_TIMEOUT_MS, error)))
+        return FALSE;
+    return reply_ok(reply, "migration-plan", error);
+}
+
 guint
 vl_migrate_lanes_timeout_ms(double lane_up_max_s)
 {

@@ -329,6 +329,23 @@ typedef enum {
 VlMigrateLanesCheck vl_migrate_lanes_check(json_object *reply,
                                            const VlMigrateLanes *lanes);
 
+/* How long the announcement may take: the daemon answers at once. */
+#define VL_MIGRATE_ANNOUNCE_TIMEOUT_MS 2000
+
+/**
+ * vl_migrate_announce:
+ * @links: links the migration will use (the base path counts)
+ * @channels: multifd channels; 0 = none
+ * @predicted_s: the prediction for that plan; NAN = none
+ *
+ * Tells the source's virt-lanesd how the migration about to start is
+ * carried ("migration-plan"), so that its monitor and history line say
+ * what was used rather than guess.  Best effort: the caller only warns.
+ */
+gboolean vl_migrate_announce(VlMigrateDaemonCall call, gpointer call_data,
+                             const char *domain, guint links, guint channels,
+                             double predicted_s, GError **error);
+
 /* "lanes-down" for @plan_id; @n_down: (out) (optional). */
 gboolean vl_migrate_lanes_down(VlMigrateDaemonCall call,
                                gpointer call_data,

@@ -34,6 +34,17 @@ typedef struct {
     guint downtime_limit_ms;    /* 0 = QEMU's default */
 } Entry;
 
+/* What the driver of a migration announced before starting it. */
+typedef struct {
+    guint lanes;
+    guint channels;
+    double predicted_total_s;
+    gint64 until_us;            /* monotonic; ignored after that */
+} Expected;
+
+/* An announcement the migration never followed is forgotten after this. */
+#define EXPECTED_FOR_US (10 * 60 * G_USEC_PER_SEC)
+
 typedef struct {
     guint id;
     VlMonitorEtaFunc func;
@@ -58,6 +69,7 @@ struct _VlMonitor {
     GArray *listeners;          /* Listener */
     guint next_listener;
     GHashTable *entries;        /* name -> Entry* */
+    GHashTable *expected;       /* name -> Expected*: announced, not begun */
     GCancellable *cancellable;
 
     virConnectPtr vconn;
@@ -519,6 +531,24 @@ poll_now(VlMonitor *monitor, Entry *e)
 
 /* --- migrations begin and end ---------------------------------------- */
 
+/* The driver knows how its migration is carried; the begin function
+ * only guesses (from the links that are up and the model). */
+static void
+apply_expected(VlMonitor *monitor, Entry *e)
+{
+    Expected *x = g_hash_table_lookup(monitor->expected, e->domain);
+
+    if (!x)
+        return;
+    if (g_get_monotonic_time() <= x->until_us) {
+        e->plan.lanes = x->lanes;
+        e->plan.channels = x->channels;
+        if (isfinite(x->predicted_total_s))
+            e->plan.predicted_total_s = x->predicted_total_s;
+    }
+    g_hash_table_remove(monitor->expected, e->domain);
+}
+
 static Entry *
 begin(VlMonitor *monitor, const char *domain)
 {
@@ -536,6 +566,7 @@ begin(VlMonitor *monitor, const char *domain)
     e->plan.predicted_total_s = NAN;
     if (monitor->begin)
         monitor->begin(monitor, domain, &e->plan, monitor->begin_data);
+    apply_expected(monitor, e);
     vl_eta_config_init(&cfg);
     cfg.prior_dirty_rate_bps = e->plan.prior_dirty_rate_bps;
     cfg.time_cap_s = e->plan.time_cap_s;
@@ -851,6 +882,8 @@ vl_monitor_new(const VlMonitorOps *ops, gpointer ops_data, VlConn *conn)
     monitor->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
     monitor->entries = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify)entry_free);
+    monitor->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                              g_free);
     monitor->cancellable = g_cancellable_new();
     for (i = 0; i < EV_COUNT; i++)
         monitor->ids[i] = -1;
@@ -867,6 +900,7 @@ vl_monitor_free(VlMonitor *monitor)
     g_cancellable_cancel(monitor->cancellable);
     g_clear_object(&monitor->cancellable);
     g_clear_pointer(&monitor->entries, g_hash_table_unref);
+    g_clear_pointer(&monitor->expected, g_hash_table_unref);
     g_clear_pointer(&monitor->listeners, g_array_unref);
     g_free(monitor->history_path);
     g_free(monitor);
@@ -944,6 +978,27 @@ vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
         return;
     e->plan.lanes = lanes;
     e->plan.channels = channels;
+}
+
+void
+vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
+                  guint channels, double predicted_total_s)
+{
+    Entry *e;
+    Expected *x;
+
+    g_return_if_fail(monitor != NULL && domain != NULL);
+
+    x = g_new0(Expected, 1);
+    x->lanes = lanes;
+    x->channels = channels;
+    x->predicted_total_s = predicted_total_s;
+    x->until_us = g_get_monotonic_time() + EXPECTED_FOR_US;
+    g_hash_table_replace(monitor->expected, g_strdup(domain), x);
+    /* The QEMU event may have come first. */
+    e = g_hash_table_lookup(monitor->entries, domain);
+    if (e && e->active && e->direction != VL_MONITOR_DIRECTION_IN)
+        apply_expected(monitor, e);
 }
 
 VlMonitorMigration *

@@ -187,6 +187,21 @@ void vl_monitor_set_downtime_limit(VlMonitor *monitor, const char *domain,
 void vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,
                           guint channels);
 
+/**
+ * vl_monitor_expect:
+ * @lanes: links carrying it (the base path counts as one)
+ * @channels: multifd channels; 0 = none
+ * @predicted_total_s: the driver's prediction; NAN = none
+ *
+ * The driver of an outgoing migration ("virt-lanes migrate", evacuate)
+ * announces how it will carry it, just before starting it: the begin
+ * function can only guess, and the history line must say what was used.
+ * Applies to the next migration of @domain that begins within 10 minutes,
+ * or at once to one already running.
+ */
+void vl_monitor_expect(VlMonitor *monitor, const char *domain, guint lanes,
+                       guint channels, double predicted_total_s);
+
 /* (transfer full) (nullable): the last or current migration of @domain. */
 VlMonitorMigration *vl_monitor_get(VlMonitor *monitor, const char *domain);
 

@@ -362,6 +362,69 @@ START_TEST(test_bad_requests_change_nothing)
 }
 END_TEST
 
+static json_object *
+migration_plan(const char *domain, json_object *links, json_object *channels,
+               json_object *predicted)
+{
+    json_object *request = vl_ipc_message_new("migration-plan");
+
+    if (domain)
+        json_object_object_add(request, "domain", json_object_new_string(domain));
+    if (links)
+        json_object_object_add(request, "links", links);
+    if (channels)
+        json_object_object_add(request, "channels", channels);
+    if (predicted)
+        json_object_object_add(request, "predicted_s", predicted);
+    return request;
+}
+
+/* A driver's announcement is taken when it is sound and refused, with the
+ * reason, when a field is missing, of the wrong type or out of range. */
+START_TEST(test_migration_plan_checked)
+{
+    Fixture *fx = fixture_new(good_config);
+    static const char *const refusals[] = {
+        "'migration-plan' needs the string 'domain' and the integers 'links' and 'channels'",
+        "'migration-plan' needs the string 'domain' and the integers 'links' and 'channels'",
+        "'migration-plan' needs 1 to 65 links and 0 to 255 channels",
+        "'migration-plan' needs 1 to 65 links and 0 to 255 channels",
+        "'predicted_s' in 'migration-plan' must be a number",
+        "'predicted_s' in 'migration-plan' must be 0 to 1e9 seconds",
+        "Unknown field 'extra' in 'migration-plan'",
+    };
+    json_object *bad[G_N_ELEMENTS(refusals)];
+    guint i;
+
+    bad[0] = migration_plan(NULL, json_object_new_int(1), json_object_new_int(2), NULL);
+    bad[1] = migration_plan("web \"1\"; x", json_object_new_string("3"),
+                            json_object_new_int(2), NULL);
+    bad[2] = migration_plan("web", json_object_new_int(0), json_object_new_int(2), NULL);
+    bad[3] = migration_plan("web", json_object_new_int(3), json_object_new_int(256), NULL);
+    bad[4] = migration_plan("web", json_object_new_int(3), json_object_new_int(6),
+                            json_object_new_string("fast"));
+    bad[5] = migration_plan("web", json_object_new_int(3), json_object_new_int(6),
+                            json_object_new_double(-1));
+    bad[6] = migration_plan("web", json_object_new_int(3), json_object_new_int(6), NULL);
+    json_object_object_add(bad[6], "extra", json_object_new_int(1));
+    for (i = 0; i < G_N_ELEMENTS(refusals); i++) {
+        g_autoptr(json_object) reply = call(fx, bad[i]);
+
+        ck_assert_msg(!reply_ok(reply), "request %u was taken", i);
+        ck_assert_str_eq(reply_string(reply, "error"), refusals[i]);
+    }
+    {
+        g_autoptr(json_object) reply =
+            call(fx, migration_plan("web \"1\"; x", json_object_new_int(3),
+                                    json_object_new_int(6),
+                                    json_object_new_double(17.5)));
+
+        ck_assert(reply_ok(reply));
+    }
+    fixture_free(fx);
+}
+END_TEST
+
 START_TEST(test_ping_and_status_over_ipc)
 {
     Fixture *fx = fixture_new(good_config);
@@ -466,6 +529,7 @@ daemon_suite(void)
     tc = tcase_create("status");
     tcase_add_test(tc, test_status_shape);
     tcase_add_test(tc, test_ping_and_status_over_ipc);
+    tcase_add_test(tc, test_migration_plan_checked);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("requests");

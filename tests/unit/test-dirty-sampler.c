@@ -23,6 +23,7 @@ typedef struct {
     int id;
     double memory;
     double nonzero;
+    double nonzero_now;         /* what /proc says now; NAN = unreadable */
     gboolean job_active;
     double rate;                /* bytes/s the fake reports */
 } FakeDomain;
@@ -58,6 +59,7 @@ fake_add(const char *name, int id, double rate)
     d->id = id;
     d->memory = 1024 * MIB;
     d->nonzero = 851 * MIB;
+    d->nonzero_now = NAN;
     d->rate = rate;
     g_mutex_lock(&fake->lock);
     g_ptr_array_add(fake->domains, d);
@@ -182,6 +184,32 @@ static const VlDirtySamplerOps fake_ops = {
     .timeout_add = f_timeout_add,
 };
 
+static gboolean
+f_nonzero_now(gpointer data G_GNUC_UNUSED, const char *name,
+              double memory_bytes, double *nonzero_bytes)
+{
+    FakeDomain *d;
+    gboolean known;
+
+    g_mutex_lock(&fake->lock);
+    d = fake_find(name);
+    known = d && isfinite(d->nonzero_now) && memory_bytes == d->memory;
+    if (known)
+        *nonzero_bytes = d->nonzero_now;
+    g_mutex_unlock(&fake->lock);
+    return known;
+}
+
+static const VlDirtySamplerOps fake_ops_nonzero_now = {
+    .list = f_list,
+    .start = f_start,
+    .query = f_query,
+    .wait = f_wait,
+    .now_us = f_now,
+    .timeout_add = f_timeout_add,
+    .nonzero_now = f_nonzero_now,
+};
+
 static void
 setup(void)
 {
@@ -277,6 +305,41 @@ START_TEST(test_new_domains_get_every_length_first)
 }
 END_TEST
 
+/* A guest that fills its memory after the last listing: the stats carry
+ * the touched RAM read at the moment they are asked for, and fall back to
+ * the listing's figure when it cannot be read. */
+START_TEST(test_touched_ram_is_read_when_asked)
+{
+    static const guint periods[] = { 1, 5, 10 };
+    g_autoptr(VlDirtySampler) s = vl_dirty_sampler_new(&fake_ops_nonzero_now,
+                                                       NULL, NULL);
+    g_autoptr(VlDirtySamplerStats) before = NULL;
+    g_autoptr(VlDirtySamplerStats) after = NULL;
+    g_autoptr(VlDirtySamplerStats) unreadable = NULL;
+    g_autoptr(GError) error = NULL;
+    FakeDomain *d;
+
+    ck_assert(vl_dirty_sampler_configure(s, 60, periods, 3, &error));
+    d = fake_add("just booted", 1, 0);
+    d->nonzero = 100 * MIB;
+    ck_assert(step(s));
+    before = vl_dirty_sampler_get_stats(s, "just booted");
+    ck_assert_double_eq_tol(before->nonzero_bytes, 100 * MIB, 1);
+
+    g_mutex_lock(&fake->lock);
+    d->nonzero_now = 870 * MIB;
+    g_mutex_unlock(&fake->lock);
+    after = vl_dirty_sampler_get_stats(s, "just booted");
+    ck_assert_double_eq_tol(after->nonzero_bytes, 870 * MIB, 1);
+
+    g_mutex_lock(&fake->lock);
+    d->nonzero_now = NAN;
+    g_mutex_unlock(&fake->lock);
+    unreadable = vl_dirty_sampler_get_stats(s, "just booted");
+    ck_assert_double_eq_tol(unreadable->nonzero_bytes, 100 * MIB, 1);
+}
+END_TEST
+
 START_TEST(test_measured_again_only_after_the_period)
 {
     g_autoptr(VlDirtySampler) s = new_sampler(60);
@@ -364,6 +427,14 @@ START_TEST(test_new_boot_starts_afresh_and_gone_is_forgotten)
     ck_assert(step(s));
     d->id = 7;                  /* destroyed and started again */
     d->rate = 40 * MIB;
+    /* Booting: not measured for a minute, and nothing old is kept. */
+    ck_assert(!step(s));
+    st = vl_dirty_sampler_get_stats(s, "web");
+    ck_assert_uint_eq(st->measurements, 0);
+    g_clear_pointer(&st, vl_dirty_sampler_stats_free);
+    fake->now_us += 59 * G_USEC_PER_SEC;
+    ck_assert(!step(s));
+    fake->now_us += 1 * G_USEC_PER_SEC;
     ck_assert(step(s));
     st = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_uint_eq(st->measurements, 1);
@@ -374,6 +445,37 @@ START_TEST(test_new_boot_starts_afresh_and_gone_is_forgotten)
     ck_assert(!step(s));
     gone = vl_dirty_sampler_get_stats(s, "web");
     ck_assert_ptr_null(gone);
+}
+END_TEST
+
+static gboolean
+arrived_by_name(const char *name, gpointer data G_GNUC_UNUSED)
+{
+    return g_str_has_prefix(name, "arrived");
+}
+
+/* A domain that starts while the daemon runs waits out its boot; one that
+ * arrived by migration is measured at once. */
+START_TEST(test_booting_waits_arrived_does_not)
+{
+    g_autoptr(VlDirtySampler) s = new_sampler(60);
+    g_autoptr(VlDirtySamplerStats) booted = NULL;
+    g_autoptr(VlDirtySamplerStats) arrived = NULL;
+
+    vl_dirty_sampler_set_arrived_func(s, arrived_by_name, NULL);
+    ck_assert(!step(s));                /* the first listing: empty */
+    fake_add("booted", 1, 5 * MIB);
+    fake_add("arrived 'x'", 2, 7 * MIB);
+    ck_assert(step(s));
+    ck_assert(step(s));
+    ck_assert(step(s));
+    ck_assert(!step(s));
+    ck_assert_uint_eq(fake->started->len, 3);
+    ck_assert_str_eq(started(0), "arrived 'x' 1");
+    booted = vl_dirty_sampler_get_stats(s, "booted");
+    arrived = vl_dirty_sampler_get_stats(s, "arrived 'x'");
+    ck_assert_uint_eq(booted->measurements, 0);
+    ck_assert_uint_eq(arrived->measurements, 3);
 }
 END_TEST
 
@@ -582,6 +684,8 @@ sampler_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_new_domains_get_every_length_first);
     tcase_add_test(tc, test_measured_again_only_after_the_period);
+    tcase_add_test(tc, test_touched_ram_is_read_when_asked);
+    tcase_add_test(tc, test_booting_waits_arrived_does_not);
     tcase_add_test(tc, test_migrating_domains_are_never_measured);
     tcase_add_test(tc, test_new_boot_starts_afresh_and_gone_is_forgotten);
     tcase_add_test(tc, test_failure_is_kept_and_not_retried_at_once);

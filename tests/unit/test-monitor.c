@@ -469,6 +469,54 @@ START_TEST(test_listeners_and_lanes)
 }
 END_TEST
 
+/* The driver's announcement beats the begin function's guess, whether it
+ * comes before the migration's first event or after it, and the history
+ * line says what the driver used. */
+START_TEST(test_announced_plan_is_recorded)
+{
+    Seen seen;
+    g_autoptr(VlMonitor) m = new_monitor(&seen);
+    g_autoptr(VlMonitorMigration) mig = NULL;
+    g_autoptr(VlHistoryRecord) rec = NULL;
+    VlMonitorJobStats done;
+
+    /* Before: one link with 2 channels, where the guess is 2 links, 4. */
+    vl_monitor_expect(m, DOM, 1, 2, 30.5);
+    script_idle_pass(3);
+    vl_monitor_handle_qemu_migration(m, DOM, "setup");
+    mig = vl_monitor_get(m, DOM);
+    ck_assert_uint_eq(mig->plan.lanes, 1);
+    ck_assert_uint_eq(mig->plan.channels, 2);
+    ck_assert_double_eq_tol(mig->plan.predicted_total_s, 30.5, 1e-9);
+    ck_assert(vl_test_loop_run_until(has_ended, m, WAIT_MS));
+    done = sample(31.0, GIB, GIB + 1e6, 0, 24.4e6, 0, 3);
+    done.type = VIR_DOMAIN_JOB_COMPLETED;
+    vl_monitor_handle_job_completed(m, DOM, &done);
+    ck_assert_uint_eq(history_lines(&rec), 1);
+    ck_assert_uint_eq(rec->lanes, 1);
+    ck_assert_uint_eq(rec->channels, 2);
+    ck_assert_double_eq_tol(rec->predicted_time_s, 30.5, 1e-9);
+
+    /* Used once: the next migration is guessed again. */
+    script_idle_pass(3);
+    vl_monitor_handle_qemu_migration(m, DOM, "setup");
+    g_clear_pointer(&mig, vl_monitor_migration_free);
+    mig = vl_monitor_get(m, DOM);
+    ck_assert_uint_eq(mig->plan.lanes, 2);
+    ck_assert_uint_eq(mig->plan.channels, 4);
+
+    /* After the first event: applied to the running migration. */
+    vl_monitor_expect(m, DOM, 3, 6, NAN);
+    g_clear_pointer(&mig, vl_monitor_migration_free);
+    mig = vl_monitor_get(m, DOM);
+    ck_assert_uint_eq(mig->plan.lanes, 3);
+    ck_assert_uint_eq(mig->plan.channels, 6);
+    ck_assert_double_eq_tol(mig->plan.predicted_total_s, 44.5, 1e-9);
+    ck_assert(vl_test_loop_run_until(has_ended, m, WAIT_MS));
+    g_ptr_array_unref(seen.verdicts);
+}
+END_TEST
+
 START_TEST(test_parse_job_stats)
 {
     virTypedParameter p[6];
@@ -546,6 +594,7 @@ monitor_suite(void)
     tcase_add_test(tc, test_other_jobs_are_not_migrations);
     tcase_add_test(tc, test_completed_without_start_still_learns);
     tcase_add_test(tc, test_listeners_and_lanes);
+    tcase_add_test(tc, test_announced_plan_is_recorded);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parse");
