@@ -19,14 +19,14 @@ t_need_guest
 t_lab_up --links 1 --virt-lanes "$T_BUILDDIR"
 ll_setup
 
-# Host a's policy: the lab's, late beyond 10 s, a ladder from iteration 1,
-# abort when hopeless. lab/migrate's own timeout (150 s) is the fallback
+# Host a's policy: the lab's, late beyond 10 s, a two-step ladder (an abort
+# may come before any later step: hopeless needs iteration 2, and the step
+# of iteration 2 restarts the count), abort when hopeless. lab/migrate's own timeout (150 s) is the fallback
 # that must not be needed.
 pol=$(ll_host_dir a)/fs/etc/virt-lanes/policies.d/10-lab.json
 jq '.migration += {threshold_s: 10, when_hopeless: "abort",
     downtime_ladder: [{after_iteration: 1, downtime_ms: 400},
-                      {after_iteration: 2, downtime_ms: 500},
-                      {after_iteration: 3, downtime_ms: 600}]}' "$pol" >"$pol.new"
+                      {after_iteration: 2, downtime_ms: 500}]}' "$pol" >"$pol.new"
 mv "$pol.new" "$pol"
 chmod 0644 "$pol"
 log=$(ll_host_dir a)/log/virt-lanesd.log
@@ -59,11 +59,11 @@ t_log "downtime limits read during the job: $(sort -n -u "$seen" | tr '\n' ' ')"
 grep 'Outgoing migration of' "$log" >&2 || true
 
 # (a) The ladder: every step applied once, in order, and read back.
-for ms in 400 500 600; do
+for ms in 400 500; do
     grep -qx "$ms" "$seen" || t_fail "virsh migrate-getmaxdowntime never showed $ms ms"
 done
 steps=$(grep -o 'downtime limit [0-9]* ms applied' "$log" | awk '{ print $3 }' | tr '\n' ' ')
-[ "$steps" = "400 500 600 " ] || t_fail "ladder steps in the daemon's log: '$steps'"
+[ "$steps" = "400 500 " ] || t_fail "ladder steps in the daemon's log: '$steps'"
 
 # (b) The daemon aborted it (not lab/migrate's timeout), after the
 # hysteresis, and said why with its numbers.
@@ -88,7 +88,7 @@ fi
 status=$(ll_exec a "$(ll_cli)" --socket "$LL_SOCK" status --json)
 jq -e --arg d "$dom" '.domains[] | select(.name == $d) | .migration.levers |
     map(.lever + ":" + .outcome) == ["downtime:applied", "downtime:applied",
-                                      "downtime:applied", "abort:applied"]' \
+                                      "abort:applied"]' \
     >/dev/null <<<"$status" ||
     t_fail "status levers: $(jq -c --arg d "$dom" '.domains[] | select(.name == $d) | .migration' <<<"$status")"
 text=$(ll_exec a "$(ll_cli)" --socket "$LL_SOCK" status)
