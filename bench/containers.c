@@ -7,11 +7,14 @@
  * virConnectGetAllDomainStats returns them, with every field QEMU
  * reports, not only those we read) -> vl_indicators_from_params() ->
  * vl_indicator_tracker_update() -> vl_container_tick() for every
- * container.  Filling the synthetic records is libvirt's work and is
- * not timed; records are handled in batches, as the daemon should ask
- * for them (virDomainListGetStats on slices), so that no 50 MB reply is
- * ever held at once.  A fake executor applies every decision at once so
- * the engine keeps working.
+ * container, each judging the host's load (vl_host_load_compute() once,
+ * vl_host_load_classify() per container with host_load thresholds, the
+ * host kept in band) as the daemon does.  Filling the synthetic records
+ * is libvirt's work and is not timed; records are handled in slices of
+ * VL_STATS_SLICE_DOMAINS, as the daemon asks for them
+ * (virDomainListGetStats), so that no 50 MB reply is ever held at once.
+ * A fake executor applies every decision at once so the engine keeps
+ * working.
  *
  * Prints a table against the targets: one tick <= 10 ms of CPU, the
  * process RSS <= 32 MiB with every domain tracked.
@@ -25,7 +28,9 @@
 #include <time.h>
 
 #include "container.h"
+#include "host-load.h"
 #include "indicators.h"
+#include "stats-source.h"
 #include "policy-helper.h"
 
 #define TARGET_TICK_MS 10.0
@@ -37,7 +42,7 @@ static int opt_containers = 1000;
 static int opt_per_container = 10;
 static int opt_ticks = 50;
 static int opt_warmup = 3;
-static int opt_batch = 500;
+static int opt_batch = VL_STATS_SLICE_DOMAINS;
 
 static GOptionEntry entries[] = {
     { "containers", 'c', 0, G_OPTION_ARG_INT, &opt_containers,
@@ -49,7 +54,7 @@ static GOptionEntry entries[] = {
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &opt_warmup,
       "Unmeasured ticks first (3)", "N" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch,
-      "Stats records per batch (500)", "N" },
+      "Stats records per slice (VL_STATS_SLICE_DOMAINS, 256)", "N" },
     { NULL }
 };
 
@@ -313,6 +318,7 @@ main(int argc, char **argv)
     double *tick_ms, *stats_ms, *engine_ms;
     guint n, i, t;
     guint64 decisions = 0;
+    VlHostStats host_prev = { 0 };
     double rss_mib, hwm_mib, median;
 
     g_option_context_add_main_entries(context, entries, NULL);
@@ -350,6 +356,14 @@ main(int argc, char **argv)
                                                1, 5, 500, 800, 120);
         vl_test_container_policy_set_indicator(c->policy, VL_INDICATOR_MEMORY,
                                                15, 30, 85, 95, 120);
+        g_strfreev(c->policy->peers);
+        c->policy->peers = g_strsplit("qemu+tcp://peer/system", " ", -1);
+        c->policy->host_load.enabled = TRUE;
+        c->policy->host_load.hold_s = 120;
+        c->policy->host_load.indicators[VL_HOST_INDICATOR_CPU] =
+            (VlHostThresholds){ TRUE, 40, 85 };
+        c->policy->host_load.indicators[VL_HOST_INDICATOR_MEMORY] =
+            (VlHostThresholds){ TRUE, 50, 90 };
         for (k = (guint) opt_per_container - STANDBY_PER_CONTAINER;
              k < (guint) opt_per_container; k++)
             g_ptr_array_add(standby, g_strdup_printf("%s-%u", name, k));
@@ -423,17 +437,32 @@ main(int argc, char **argv)
             g_free(nparams);
         }
 
-        /* every container's tick */
+        /* every container's tick, each judging the host (60 % CPU, 70 %
+         * memory of 64 CPUs and 512 GiB: in band) */
         t0 = cpu_seconds();
         {
             VlContainerDecision **ds = g_new0(VlContainerDecision *, opt_containers);
-            VlContainerHost host = { VL_CONTAINER_HOST_IN_BAND, 0 };
+            VlContainerHost host = { VL_CONTAINER_HOST_UNKNOWN, 0 };
+            VlHostStats host_now = { 0 };
+            double host_values[VL_HOST_INDICATOR_LAST];
+
+            host_now.cpu_known = TRUE;
+            host_now.cpu_total_ns = (guint64) now * 64 * G_GUINT64_CONSTANT(1000000000);
+            host_now.cpu_busy_ns = host_now.cpu_total_ns / 10 * 6;
+            host_now.memory_known = TRUE;
+            host_now.memory_total_kib = G_GUINT64_CONSTANT(512) * 1024 * 1024;
+            host_now.memory_used_kib = host_now.memory_total_kib / 10 * 7;
+            vl_host_load_compute(t ? &host_prev : NULL, &host_now, host_values);
+            host_prev = host_now;
 
             vl_indicator_tracker_expire(tracker);
-            for (i = 0; i < (guint) opt_containers; i++)
+            for (i = 0; i < (guint) opt_containers; i++) {
+                host.load = vl_host_load_classify(&cs[i].policy->host_load,
+                                                  host_values);
                 ds[i] = vl_container_tick(cs[i].state, cs[i].policy,
                                           cs[i].values,
                                           (guint) opt_per_container, &host, now);
+            }
             engine_s = cpu_seconds() - t0;
 
             /* the executor's work is not the tick's */
@@ -465,7 +494,7 @@ main(int argc, char **argv)
     median = percentile(tick_ms, opt_ticks, 0.5);
 
     printf("bench/containers: %u domains in %d containers, %u tracked; "
-           "%d ticks measured after %d warm-up; records in batches of %d\n",
+           "%d ticks measured after %d warm-up; records in slices of %d\n",
            n, opt_containers, vl_indicator_tracker_size(tracker), opt_ticks,
            opt_warmup, opt_batch);
     printf("%-44s %12s %12s %s\n", "metric", "measured", "target", "");

@@ -167,6 +167,26 @@ print_container(json_object *c)
            name, mode, g_str_equal(mode, effective) ? "" : " (advise: dry run)",
            integer(c, "active"), integer(c, "min_active"),
            integer(c, "max_active"), integer(c, "cooldown_s"));
+    if (member(c, "host_load", json_type_object)) {
+        json_object *h = member(c, "host_load", json_type_object);
+        g_autofree char *state = text_or(h, "state", "?");
+        static const char *const keys[] = { "cpu", "memory" };
+        GString *limits = g_string_new(NULL);
+        g_autofree char *text = NULL;
+
+        for (j = 0; j < G_N_ELEMENTS(keys); j++) {
+            json_object *t = member(h, keys[j], json_type_object);
+            g_autofree char *under = number_text(t, "under_loaded");
+            g_autofree char *over = number_text(t, "overloaded");
+
+            if (t)
+                g_string_append_printf(limits, ", %s %s..%s %%", keys[j],
+                                       under, over);
+        }
+        text = g_string_free(limits, FALSE);
+        printf("  host load:  %s (bring back below, move away above%s; held %"
+               G_GINT64_FORMAT " s)\n", state, text, integer(h, "hold_s"));
+    }
     if (tick) {
         g_autofree char *action = text_or(tick, "action", "?");
         g_autofree char *reason = text_or(tick, "reason", "?");
@@ -330,6 +350,13 @@ vl_cmd_containers(const VlCliOptions *opts, int argc, char **argv)
             g_autofree char *why = text_or(cycle, "error", "?");
 
             printf("  no statistics: %s\n", why);
+        }
+        {
+            json_object *host = member(cycle, "host", json_type_object);
+            g_autofree char *cpu = number_text(host, "cpu");
+            g_autofree char *memory = number_text(host, "memory");
+
+            printf("Host load: CPU %s %%, memory %s %%\n", cpu, memory);
         }
     }
 

@@ -88,7 +88,16 @@ static const char *const lane_keys[] = {
 static const char *const container_keys[] = {
     "name", "mode", "members", "min_active", "max_active", "standby",
     "template", "peers", "active_standby_ratio", "indicators", "cooldown_s",
-    "shutdown_timeout_s", "destroy_on_timeout", "affinities", NULL
+    "shutdown_timeout_s", "destroy_on_timeout", "affinities", "host_load",
+    NULL
+};
+/* Indexed by VlHostIndicator, then "hold_s". */
+static const char *const host_load_keys[] = {
+    "cpu", "memory", "hold_s", NULL
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(host_load_keys) == VL_HOST_INDICATOR_LAST + 2);
+static const char *const host_threshold_keys[] = {
+    "under_loaded", "overloaded", NULL
 };
 static const char *const members_keys[] = {
     "name_globs", NULL
@@ -130,6 +139,8 @@ static const struct {
     { ".containers[].indicators", indicator_keys },
     { ".containers[].indicators.*", threshold_keys },
     { ".containers[].affinities[]", affinity_keys },
+    { ".containers[].host_load", host_load_keys },
+    { ".containers[].host_load.*", host_threshold_keys },
 };
 
 GStrv
@@ -166,6 +177,13 @@ vl_indicator_from_string(const char *name, VlIndicator *indicator)
         }
     }
     return FALSE;
+}
+
+const char *
+vl_host_indicator_to_string(VlHostIndicator indicator)
+{
+    g_return_val_if_fail(indicator < VL_HOST_INDICATOR_LAST, NULL);
+    return host_load_keys[indicator];
 }
 
 const char *
@@ -935,6 +953,80 @@ parse_indicators(VlJsonReader *r, json_object *parent, VlContainerPolicy *c,
 }
 
 static gboolean
+parse_host_thresholds(VlJsonReader *r, json_object *obj, VlHostThresholds *out,
+                      GError **error)
+{
+    VlHostThresholds t = { 0 };
+
+    t.enabled = TRUE;
+    if (!vl_json_reader_check_object(r, obj, host_threshold_keys, error) ||
+        !vl_json_reader_get_double(r, obj, "under_loaded", VL_JSON_REQUIRED,
+                                   0, 100, &t.under_loaded, error) ||
+        !vl_json_reader_get_double(r, obj, "overloaded", VL_JSON_REQUIRED,
+                                   0, 100, &t.overloaded, error))
+        return FALSE;
+    /* The band between the two keeps members from shuttling: they leave
+     * above overloaded and come back only below under_loaded. */
+    if (t.overloaded <= t.under_loaded)
+        return vl_json_reader_error_at(r, "overloaded", error,
+                                       "must be above under_loaded (%.15g <= %.15g)",
+                                       t.overloaded, t.under_loaded);
+    *out = t;
+    return TRUE;
+}
+
+static gboolean
+parse_host_load(VlJsonReader *r, json_object *parent, VlContainerPolicy *c,
+                GError **error)
+{
+    VlHostLoadPolicy h = { 0 };
+    json_object *obj = NULL;
+    gboolean any = FALSE;
+    guint i;
+
+    if (!json_object_object_get_ex(parent, "host_load", &obj))
+        return TRUE;
+
+    vl_json_reader_push_key(r, "host_load");
+    h.enabled = TRUE;
+    h.hold_s = HOLD_S_DEFAULT;
+    if (!vl_json_reader_check_object(r, obj, host_load_keys, error))
+        goto fail;
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++) {
+        json_object *member = NULL;
+        gboolean ok;
+
+        if (!json_object_object_get_ex(obj, host_load_keys[i], &member))
+            continue;
+        vl_json_reader_push_key(r, host_load_keys[i]);
+        ok = parse_host_thresholds(r, member, &h.indicators[i], error);
+        vl_json_reader_pop(r);
+        if (!ok)
+            goto fail;
+        any = TRUE;
+    }
+    if (!vl_json_reader_get_uint(r, obj, "hold_s", VL_JSON_OPTIONAL, 0,
+                                 HOLD_S_MAX, &h.hold_s, error))
+        goto fail;
+    if (!any) {
+        vl_json_reader_error(r, error, "must set 'cpu' or 'memory' (or both)");
+        goto fail;
+    }
+    vl_json_reader_pop(r);
+
+    /* Without a peer the members have nowhere to go. */
+    if (!c->peers || !c->peers[0])
+        return vl_json_reader_error_at(r, "host_load", error,
+                                       "needs 'peers': members move to peers[0] when the host is overloaded");
+    c->host_load = h;
+    return TRUE;
+
+ fail:
+    vl_json_reader_pop(r);
+    return FALSE;
+}
+
+static gboolean
 parse_members(VlJsonReader *r, json_object *parent, VlContainerPolicy *c,
               GError **error)
 {
@@ -1087,7 +1179,8 @@ parse_container(VlJsonReader *r, json_object *obj, VlContainerPolicy **out,
                                  &c->shutdown_timeout_s, error) ||
         !vl_json_reader_get_bool(r, obj, "destroy_on_timeout", VL_JSON_OPTIONAL,
                                  &c->destroy_on_timeout, error) ||
-        !parse_affinities(r, obj, c, error))
+        !parse_affinities(r, obj, c, error) ||
+        !parse_host_load(r, obj, c, error))
         return FALSE;
 
     *out = g_steal_pointer(&c);

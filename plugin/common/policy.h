@@ -99,6 +99,29 @@ typedef struct {
     double weight;          /* relative traffic, > 0 */
 } VlAffinity;
 
+/* The host's own load, judged per container (docs/containers.md,
+ * "Host load"). */
+typedef enum {
+    VL_HOST_INDICATOR_CPU,      /* % of the host's CPU time busy, 0..100 */
+    VL_HOST_INDICATOR_MEMORY,   /* % of the host's memory in use, 0..100 */
+    VL_HOST_INDICATOR_LAST
+} VlHostIndicator;
+
+/* The JSON key of a host indicator ("cpu", "memory"). */
+const char *vl_host_indicator_to_string(VlHostIndicator indicator);
+
+typedef struct {
+    gboolean enabled;       /* the indicator appears in host_load */
+    double under_loaded;    /* below it: burst members may come back */
+    double overloaded;      /* above it: members leave; > under_loaded */
+} VlHostThresholds;
+
+typedef struct {
+    gboolean enabled;       /* "host_load" appears in the container */
+    VlHostThresholds indicators[VL_HOST_INDICATOR_LAST];
+    guint hold_s;           /* over/under counts once held this long */
+} VlHostLoadPolicy;
+
 typedef struct {
     char *name;             /* unique; matches our <metadata> tag */
     char *description;      /* nullable */
@@ -115,6 +138,8 @@ typedef struct {
     guint shutdown_timeout_s; /* graceful shutdown before giving up */
     gboolean destroy_on_timeout;
     GPtrArray *affinities;  /* VlAffinity* (communication graph hints) */
+    VlHostLoadPolicy host_load; /* when to move members to peers[0] and
+                                 * bring them back */
 } VlContainerPolicy;
 
 typedef struct {

@@ -60,6 +60,8 @@ static const KeySpec key_specs[] = {
     { "containers", "audit_log", KEY_PATH, G_STRUCT_OFFSET(VlConfig, audit_log), 0, 0 },
     { "containers", "dry_run", KEY_BOOL, G_STRUCT_OFFSET(VlConfig, dry_run), 0, 0 },
     { "containers", "home_uri", KEY_URI, G_STRUCT_OFFSET(VlConfig, home_uri), 0, 0 },
+    { "containers", "state_file", KEY_PATH,
+      G_STRUCT_OFFSET(VlConfig, container_state), 0, 0 },
     { "containers", "stats_replay", KEY_PATH,
       G_STRUCT_OFFSET(VlConfig, stats_replay), 0, 0 },
     { "estimator", "sample_period_s", KEY_UINT,
@@ -96,6 +98,7 @@ vl_config_new(void)
     config->dry_run = FALSE;
     config->home_uri = NULL;
     config->stats_replay = NULL;
+    config->container_state = g_strdup(VL_STATEDIR "/containers-state.json");
     config->sample_period_s = 60;
     config->sample_periods[0] = 1;
     config->sample_periods[1] = 5;
@@ -122,6 +125,7 @@ vl_config_copy(const VlConfig *config)
     copy->audit_log = g_strdup(config->audit_log);
     copy->home_uri = g_strdup(config->home_uri);
     copy->stats_replay = g_strdup(config->stats_replay);
+    copy->container_state = g_strdup(config->container_state);
     copy->history_file = g_strdup(config->history_file);
     return copy;
 }
@@ -142,6 +146,7 @@ vl_config_free(VlConfig *config)
     g_free(config->audit_log);
     g_free(config->home_uri);
     g_free(config->stats_replay);
+    g_free(config->container_state);
     g_free(config->history_file);
     g_free(config);
 }

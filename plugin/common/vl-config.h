@@ -55,6 +55,8 @@ typedef struct {
                              * as peers reach it (bring_back) */
     char *stats_replay;     /* [containers] stats_replay: nullable; TEST
                              * ONLY: replay recorded statistics */
+    char *container_state;  /* [containers] state_file: burst members and
+                             * cooldowns across restarts */
     guint sample_period_s;  /* [estimator] sample_period_s, 0 = no sampling */
     /* [estimator] sample_periods: dirty-rate measurement lengths (s) */
     guint sample_periods[VL_CONFIG_MAX_SAMPLE_PERIODS];

@@ -14,10 +14,14 @@
 #include <libxml/parser.h>
 
 #include "audit.h"
+#include "burst-state.h"
 #include "container-manager.h"
 #include "container.h"
+#include "evacuate.h"
+#include "host-load.h"
 #include "ipc.h"
 #include "metadata.h"
+#include "order.h"
 #include "policy.h"
 #include "sampler.h"
 #include "timestamp.h"
@@ -38,7 +42,10 @@ typedef struct {
     gboolean ticked;                /* last_* are set */
     VlContainerAction last_action;  /* of the last tick */
     VlContainerReason last_reason;
+    VlContainerHostLoad host_load;  /* as judged at the last tick */
     char *last_error;               /* of the last failed action */
+    char *done_action;              /* nullable: the last action finished */
+    gint64 done_wall_s;             /* ... at this Unix second */
 } Container;
 
 typedef struct {
@@ -50,6 +57,8 @@ typedef struct {
     guint64 tag_epoch;
     VlContainerMemberState transition; /* reported by the executor */
     char *burst_host;               /* nullable: where we migrated it */
+    char *burst_intent;             /* nullable: where it is being sent */
+    gint64 burst_since;             /* Unix second it was sent */
     char *container;                /* nullable: the container it is in */
 } Domain;
 
@@ -89,6 +98,8 @@ struct _VlContainerManager {
     VlExecutor *executor;
     VlAudit *audit;
     char *audit_path;
+    char *state_path;               /* the burst state file */
+    gboolean state_loaded;          /* read (or set aside) once */
     gboolean dry_run;
     guint tick_s;
     guint timer_id;
@@ -109,6 +120,7 @@ struct _VlContainerManager {
     gint64 cycle_tick_cpu_us;
     char *cycle_error;              /* nullable: why the last cycle had
                                      * no sample */
+    double host_values[VL_HOST_INDICATOR_LAST]; /* of the last cycle */
     GArray *scratch;                /* VlContainerMemberValues */
 };
 
@@ -134,7 +146,102 @@ now_s(void)
     return g_get_monotonic_time() / G_USEC_PER_SEC;
 }
 
+/* ---- the burst state file ---------------------------------------------- */
+
+/* Monotonic second <-> Unix second, for the state file. */
+static gint64
+mono_to_wall(gint64 mono_s)
+{
+    return g_get_real_time() / G_USEC_PER_SEC + (mono_s - now_s());
+}
+
+/*
+ * Writes which members are away (or being sent away) and each
+ * container's cooldown.  Called whenever one of them changes; the file
+ * is small (one line per burst member), so it is simply rewritten.
+ */
+static void
+save_state(VlContainerManager *manager)
+{
+    g_autoptr(VlBurstState) state = vl_burst_state_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GList) names = NULL;
+    gint64 now = now_s();
+    GList *l;
+    guint i;
+
+    if (!manager->state_path || !manager->state_loaded)
+        return;
+    /* Sorted, so that the file does not churn with the hash order. */
+    names = g_list_sort(g_hash_table_get_keys(manager->domains),
+                        (GCompareFunc)strcmp);
+    for (l = names; l; l = l->next) {
+        Domain *d = g_hash_table_lookup(manager->domains, l->data);
+        const char *peer = d->burst_host ? d->burst_host : d->burst_intent;
+
+        if (peer && d->container)
+            vl_burst_state_add_member(state, d->name, d->container, peer,
+                                      d->burst_since);
+    }
+    for (i = 0; i < manager->containers->len; i++) {
+        Container *c = g_ptr_array_index(manager->containers, i);
+        gint64 until = vl_container_state_get_cooldown_until(c->state);
+
+        if (until <= now && !c->done_action)
+            continue;
+        vl_burst_state_add_container(state, c->name,
+                                     until > now ? mono_to_wall(until) : 0,
+                                     c->done_action, c->done_wall_s);
+    }
+    if (!vl_burst_state_save(state, manager->state_path, &error))
+        manager_log(manager, G_LOG_LEVEL_WARNING,
+                    "Cannot save the containers' state: %s", error->message);
+}
+
 /* ---- containers and domains ------------------------------------------ */
+
+/*
+ * The order of a group migration (migrate_away, bring_back): the
+ * affinity graph of the policy over the members that move, ordered as
+ * "virt-lanes evacuate" orders (order.h: exact for small groups, else
+ * RCM improved), so that members that talk to each other are split
+ * between the hosts for as short a time as possible.  Without an
+ * affinity among them, or on any error, name order stays.  The daemon
+ * observes no traffic itself (traffic.h is the CLI's), so only the
+ * declared affinities count.
+ */
+static void
+order_members(const VlContainerPolicy *policy, GPtrArray *members,
+              gpointer user_data G_GNUC_UNUSED)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    g_autoptr(VlGraph) graph = NULL;
+    g_autoptr(VlOrder) order = NULL;
+    g_autoptr(GError) error = NULL;
+    guint i;
+
+    if (members->len < 2 || !policy->affinities || policy->affinities->len == 0)
+        return;
+    for (i = 0; i < members->len; i++)
+        g_ptr_array_add(names, g_ptr_array_index(members, i));
+    g_ptr_array_add(names, NULL);
+    graph = vl_evacuate_graph_build((const char *const *)names->pdata,
+                                    policy->affinities, NULL, NULL, &error);
+    if (graph && vl_graph_n_edges(graph) == 0)
+        return;
+    if (graph)
+        order = vl_order_plan(graph, (const char *const *)names->pdata, NULL,
+                              &error);
+    if (!order || order->n != members->len) {
+        g_debug("Container '%s': keeping name order: %s", policy->name,
+                error ? error->message : "incomplete order");
+        return;
+    }
+    for (i = 0; i < order->n; i++) {
+        g_free(g_ptr_array_index(members, i));
+        g_ptr_array_index(members, i) = g_strdup(order->names[i]);
+    }
+}
 
 static void
 container_free(Container *c)
@@ -144,6 +251,7 @@ container_free(Container *c)
     g_free(c->name);
     vl_container_state_free(c->state);
     g_free(c->last_error);
+    g_free(c->done_action);
     g_free(c);
 }
 
@@ -155,6 +263,7 @@ domain_free(Domain *d)
     g_free(d->name);
     g_free(d->tag);
     g_free(d->burst_host);
+    g_free(d->burst_intent);
     g_free(d->container);
     g_free(d);
 }
@@ -238,6 +347,19 @@ member_state(const Domain *d)
     default:
         return VL_CONTAINER_MEMBER_OTHER;
     }
+}
+
+/* @d runs here again, not by our doing (by hand, or a migration that
+ * ended after a restart): it is no longer burst. */
+static void
+burst_returned(VlContainerManager *manager, Domain *d)
+{
+    manager_log(manager, G_LOG_LEVEL_MESSAGE,
+                "Domain '%s' runs on this host again: no longer counted as moved to '%s'",
+                d->name, d->burst_host);
+    g_clear_pointer(&d->burst_host, g_free);
+    g_clear_pointer(&d->burst_intent, g_free);
+    save_state(manager);
 }
 
 /* Tells the engine where @d stands now: regrouped, state, host. */
@@ -324,7 +446,7 @@ apply_info(VlContainerManager *manager, DomainInfo *info, guint64 epoch)
         d->state_epoch = epoch;
         if (info->state == VIR_DOMAIN_RUNNING && d->burst_host &&
             !vl_executor_is_migrating(manager->executor, d->name))
-            g_clear_pointer(&d->burst_host, g_free);
+            burst_returned(manager, d);
     }
     sync_domain(manager, d);
 }
@@ -566,7 +688,7 @@ on_lifecycle(virConnectPtr vconn G_GNUC_UNUSED, virDomainPtr dom,
     if (vl_executor_is_migrating(manager->executor, name))
         return 0;
     if (state == VIR_DOMAIN_RUNNING && d->burst_host)
-        g_clear_pointer(&d->burst_host, g_free);    /* back by other means */
+        burst_returned(manager, d);     /* back by other means */
     if ((d->transition == VL_CONTAINER_MEMBER_STARTING &&
          state == VIR_DOMAIN_RUNNING) ||
         (d->transition == VL_CONTAINER_MEMBER_STOPPING &&
@@ -666,6 +788,7 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
 {
     VlContainerManager *manager = user_data;
     Domain *d = ensure_domain(manager, member);
+    gboolean save = FALSE;
 
     g_debug("Container '%s': the executor reports '%s' %s%s%s", container,
             member, vl_container_member_state_to_string(state),
@@ -678,14 +801,24 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
         break;
     case VL_CONTAINER_MEMBER_RUNNING:
         d->transition = NO_TRANSITION;
-        g_free(d->burst_host);
-        d->burst_host = g_strdup(host);
+        if (g_strcmp0(d->burst_host, host) != 0 || d->burst_intent) {
+            g_free(d->burst_host);
+            d->burst_host = g_strdup(host);
+            d->burst_since = g_get_real_time() / G_USEC_PER_SEC;
+            g_clear_pointer(&d->burst_intent, g_free);
+            save = TRUE;
+        }
         if (!host)
             d->state = VIR_DOMAIN_RUNNING;
         break;
     case VL_CONTAINER_MEMBER_OFF:
         d->transition = NO_TRANSITION;
         d->state = VIR_DOMAIN_SHUTOFF;
+        if (d->burst_intent) {
+            /* It never left: a failed migration away. */
+            g_clear_pointer(&d->burst_intent, g_free);
+            save = TRUE;
+        }
         break;
     case VL_CONTAINER_MEMBER_OTHER:
     case VL_CONTAINER_MEMBER_LAST:
@@ -696,6 +829,8 @@ on_member_state(VlExecutor *executor G_GNUC_UNUSED, const char *container,
     }
     d->state_epoch = ++manager->epoch;
     sync_domain(manager, d);
+    if (save)
+        save_state(manager);
 }
 
 static void
@@ -711,7 +846,23 @@ on_finished(VlExecutor *executor G_GNUC_UNUSED,
         vl_container_action_finished(c->state, outcome, now_s());
         g_free(c->last_error);
         c->last_error = g_strdup(message);
+        g_free(c->done_action);
+        c->done_action = g_strdup(vl_container_action_to_string(decision->action));
+        c->done_wall_s = g_get_real_time() / G_USEC_PER_SEC;
     }
+    /* A migration that failed half way leaves intents behind: the
+     * member reports said where each one really is. */
+    if (decision->action == VL_CONTAINER_ACTION_MIGRATE_AWAY) {
+        guint i;
+
+        for (i = 0; decision->members && decision->members[i]; i++) {
+            Domain *d = g_hash_table_lookup(manager->domains, decision->members[i]);
+
+            if (d)
+                g_clear_pointer(&d->burst_intent, g_free);
+        }
+    }
+    save_state(manager);
     audit(manager, decision, outcome, message);
     if (outcome == VL_CONTAINER_OUTCOME_SUCCESS)
         manager_log(manager, G_LOG_LEVEL_MESSAGE, "Container '%s': done: %s",
@@ -771,6 +922,21 @@ handle_decision(VlContainerManager *manager, Container *c,
         manager_log(manager, G_LOG_LEVEL_MESSAGE, "Container '%s': decided: %s",
                     c->name, text);
         audit(manager, d, VL_CONTAINER_OUTCOME_NONE, NULL);
+        /* Recorded before they leave: a daemon that dies during the
+         * migration finds them on the peer, or back here (then the scan
+         * sees them running and drops the record). */
+        if (d->action == VL_CONTAINER_ACTION_MIGRATE_AWAY && d->peer) {
+            guint i;
+
+            for (i = 0; d->members && d->members[i]; i++) {
+                Domain *dom = ensure_domain(manager, d->members[i]);
+
+                g_free(dom->burst_intent);
+                dom->burst_intent = g_strdup(d->peer);
+                dom->burst_since = g_get_real_time() / G_USEC_PER_SEC;
+            }
+            save_state(manager);
+        }
         vl_executor_submit(manager->executor, manager->vconn, c->policy, d,
                            (const char *const *)hosts->pdata);
     }
@@ -812,6 +978,11 @@ tick_container(VlContainerManager *manager, Container *c, VlSample *sample,
         advise.mode = VL_CONTAINER_MODE_ADVISE;
         policy = &advise;
     }
+    /* The host's values are the same for all; each container judges
+     * them against its own host_load (unknown without one). */
+    host->load = vl_host_load_classify(&policy->host_load,
+                                       sample ? sample->host_values : NULL);
+    c->host_load = host->load;
     d = vl_container_tick(c->state, policy,
                           (const VlContainerMemberValues *)manager->scratch->data,
                           n, host, now);
@@ -836,8 +1007,9 @@ on_sample(VlSampler *sampler G_GNUC_UNUSED, VlSample *sample,
         manager_log(manager, G_LOG_LEVEL_WARNING,
                     "No statistics this cycle: %s", manager->cycle_error);
     }
-    /* How the host's own load is judged (for migrate_away and
-     * bring_back) is not decided yet: unknown, so those rules wait. */
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++)
+        manager->host_values[i] = sample ? sample->host_values[i] :
+            VL_INDICATOR_UNKNOWN;
     host.migrations_in_flight = vl_executor_get_migrations(manager->executor);
     for (i = 0; i < manager->containers->len; i++)
         tick_container(manager, g_ptr_array_index(manager->containers, i),
@@ -886,6 +1058,111 @@ on_timer(gpointer data)
 }
 
 /* ---- configuration ----------------------------------------------------- */
+
+/*
+ * Reads the state file at start: burst members are marked away (the
+ * scan then drops those that run here again), cooldowns resume where
+ * they were.  A corrupt file is set aside with a warning: the daemon
+ * starts without it rather than not at all.
+ */
+static void
+load_state(VlContainerManager *manager)
+{
+    g_autoptr(VlBurstState) state = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 wall = g_get_real_time() / G_USEC_PER_SEC;
+    gint64 now = now_s();
+    guint i;
+
+    state = vl_burst_state_load(manager->state_path, &error);
+    if (!state) {
+        g_autoptr(GError) aside_error = NULL;
+        g_autofree char *moved = NULL;
+
+        if (!g_error_matches(error, VL_ERROR, VL_ERROR_POLICY))
+            manager_log(manager, G_LOG_LEVEL_WARNING,
+                        "Cannot read the containers' state file: %s; starting without burst members or cooldowns",
+                        error->message);
+        else if (vl_burst_state_set_aside(manager->state_path, &moved, &aside_error))
+            manager_log(manager, G_LOG_LEVEL_WARNING,
+                        "Ignoring the corrupt containers' state file: %s; set aside as '%s', starting without burst members or cooldowns",
+                        error->message, moved);
+        else
+            manager_log(manager, G_LOG_LEVEL_WARNING,
+                        "Ignoring the corrupt containers' state file: %s; %s",
+                        error->message, aside_error->message);
+        return;
+    }
+    for (i = 0; i < state->members->len; i++) {
+        const VlBurstMember *m = g_ptr_array_index(state->members, i);
+        Domain *d = ensure_domain(manager, m->member);
+
+        /* Already seen running here (a reload): not away. */
+        if (d->burst_host || d->state == VIR_DOMAIN_RUNNING)
+            continue;
+        d->burst_host = g_strdup(m->peer);
+        d->burst_since = m->since;
+        manager_log(manager, G_LOG_LEVEL_MESSAGE,
+                    "Domain '%s' of container '%s' was moved to '%s' before the restart",
+                    m->member, m->container, m->peer);
+        sync_domain(manager, d);
+    }
+    for (i = 0; i < state->containers->len; i++) {
+        const VlBurstContainer *bc = g_ptr_array_index(state->containers, i);
+        Container *c = find_container(manager, bc->name);
+
+        if (!c)
+            continue;
+        if (bc->cooldown_until > wall)
+            vl_container_state_set_cooldown_until(c->state,
+                                                  now + (bc->cooldown_until - wall));
+        if (bc->last_action && !c->done_action) {
+            c->done_action = g_strdup(bc->last_action);
+            c->done_wall_s = bc->last_action_time;
+        }
+    }
+}
+
+/* "tcp://ADDR" ("tcp://[ADDR]" for IPv6), the QEMU migration URI of a
+ * migration address. */
+static char *
+migration_uri_of(const char *address)
+{
+    return strchr(address, ':') ? g_strdup_printf("tcp://[%s]", address)
+                                : g_strdup_printf("tcp://%s", address);
+}
+
+/*
+ * Where the migration stream of a container move goes: the policy's
+ * migration.peers[] whose uri is a container's peer give their
+ * migration_address, and this host's migration_address serves
+ * bring_back towards home_uri.  Without them libvirt uses the
+ * destination's hostname, which in a lab (or on a host whose name
+ * resolves to its management address) is not the migration network.
+ */
+static void
+set_migration_uris(VlExecutor *executor, const VlConfig *config,
+                   const VlPolicy *policy)
+{
+    const VlMigrationPolicy *m = policy->migration;
+    guint i;
+
+    vl_executor_clear_migration_uris(executor);
+    for (i = 0; m && m->peers && i < m->peers->len; i++) {
+        const VlPeerConfig *peer = g_ptr_array_index(m->peers, i);
+        g_autofree char *uri = NULL;
+
+        if (!peer->migration_address)
+            continue;
+        uri = migration_uri_of(peer->migration_address);
+        vl_executor_set_migration_uri(executor, peer->uri, uri);
+    }
+    if (m && m->migration_address && config->home_uri) {
+        g_autofree char *uri = migration_uri_of(m->migration_address);
+
+        vl_executor_set_migration_uri(executor, config->home_uri, uri);
+    }
+}
 
 static VlAudit *
 open_audit(const char *path, GError **error)
@@ -958,6 +1235,7 @@ vl_container_manager_configure(VlContainerManager *manager,
     manager->policy_dir = g_strdup(config->policy_dir);
     manager->dry_run = config->dry_run;
     vl_executor_set_home_uri(manager->executor, config->home_uri);
+    set_migration_uris(manager->executor, config, policy);
 
     /* States of containers that keep their name carry over. */
     containers = g_ptr_array_new_with_free_func((GDestroyNotify)container_free);
@@ -974,6 +1252,7 @@ vl_container_manager_configure(VlContainerManager *manager,
             c = g_new0(Container, 1);
             c->name = g_strdup(p->name);
             c->state = vl_container_state_new(p->name);
+            vl_container_state_set_order_func(c->state, order_members, NULL);
         }
         c->policy = p;
         g_ptr_array_add(containers, c);
@@ -1001,6 +1280,18 @@ vl_container_manager_configure(VlContainerManager *manager,
         sync_domain(manager, d);
     }
 
+    /* Only a policy with containers has state to keep: a daemon without
+     * any never touches the file. */
+    if (policy->containers->len > 0 &&
+        (!manager->state_loaded ||
+         g_strcmp0(manager->state_path, config->container_state) != 0)) {
+        g_free(manager->state_path);
+        manager->state_path = g_strdup(config->container_state);
+        if (manager->state_path)
+            load_state(manager);
+        manager->state_loaded = TRUE;
+    }
+
     if (!manager->configured || manager->tick_s != config->tick_s) {
         manager->tick_s = config->tick_s;
         g_clear_handle_id(&manager->timer_id, g_source_remove);
@@ -1025,6 +1316,7 @@ vl_container_manager_new(VlConn *conn, VlContainerManagerLogFunc log_func,
         .member_state = on_member_state,
         .finished = on_finished,
     };
+    guint i;
 
     /* Domain XML is parsed in worker threads: libxml2 wants its global
      * state set up once, from the main thread, before that. */
@@ -1042,6 +1334,8 @@ vl_container_manager_new(VlConn *conn, VlContainerManagerLogFunc log_func,
     manager->lifecycle_id = -1;
     manager->metadata_id = -1;
     manager->scratch = g_array_new(FALSE, TRUE, sizeof(VlContainerMemberValues));
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++)
+        manager->host_values[i] = VL_INDICATOR_UNKNOWN;
     return manager;
 }
 
@@ -1063,6 +1357,7 @@ vl_container_manager_free(VlContainerManager *manager)
     g_free(manager->policy_dir);
     g_free(manager->replay_path);
     g_free(manager->audit_path);
+    g_free(manager->state_path);
     g_free(manager->cycle_error);
     g_free(manager);
 }
@@ -1202,6 +1497,41 @@ crossings_to_json(Container *c, const char *member, VlIndicator indicator,
     return array;
 }
 
+static const char *const host_load_names[] = {
+    "unknown", "under", "in_band", "over",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(host_load_names) == VL_CONTAINER_HOST_OVER + 1);
+
+/* null without host_load in the policy; else the thresholds and how the
+ * last tick judged the host. */
+static json_object *
+host_load_to_json(Container *c)
+{
+    const VlHostLoadPolicy *h = &c->policy->host_load;
+    json_object *obj;
+    guint i;
+
+    if (!h->enabled)
+        return NULL;
+    obj = json_object_new_object();
+    json_object_object_add(obj, "state",
+                           json_object_new_string(host_load_names[c->host_load]));
+    json_object_object_add(obj, "hold_s", json_object_new_int64(h->hold_s));
+    for (i = 0; i < VL_HOST_INDICATOR_LAST; i++) {
+        json_object *t;
+
+        if (!h->indicators[i].enabled)
+            continue;
+        t = json_object_new_object();
+        json_object_object_add(t, "under_loaded",
+                               json_object_new_double(h->indicators[i].under_loaded));
+        json_object_object_add(t, "overloaded",
+                               json_object_new_double(h->indicators[i].overloaded));
+        json_object_object_add(obj, vl_host_indicator_to_string(i), t);
+    }
+    return obj;
+}
+
 static json_object *
 container_to_json(VlContainerManager *manager, Container *c, gint64 now)
 {
@@ -1229,6 +1559,7 @@ container_to_json(VlContainerManager *manager, Container *c, gint64 now)
                                                   vl_container_mode_to_string(p->mode)));
     json_object_object_add(obj, "min_active", json_object_new_int64(p->min_active));
     json_object_object_add(obj, "max_active", json_object_new_int64(p->max_active));
+    json_object_object_add(obj, "host_load", host_load_to_json(c));
 
     for (j = 0; j < VL_INDICATOR_LAST; j++)
         means[j] = 0;
@@ -1351,6 +1682,15 @@ cycle_to_json(VlContainerManager *manager)
     json_object_object_add(obj, "tick_cpu_ms",
                            json_object_new_double(manager->cycle_tick_cpu_us / 1000.0));
     json_object_object_add(obj, "error", string_or_null(manager->cycle_error));
+    {
+        json_object *host = json_object_new_object();
+        guint i;
+
+        for (i = 0; i < VL_HOST_INDICATOR_LAST; i++)
+            json_object_object_add(host, vl_host_indicator_to_string(i),
+                                   number_or_null(manager->host_values[i]));
+        json_object_object_add(obj, "host", host);
+    }
     return obj;
 }
 

@@ -442,6 +442,13 @@ vl_container_state_get_cooldown_until(VlContainerState *state)
     return state->cooldown_until;
 }
 
+void
+vl_container_state_set_cooldown_until(VlContainerState *state, gint64 until)
+{
+    g_return_if_fail(state != NULL);
+    state->cooldown_until = MAX(state->cooldown_until, until);
+}
+
 guint
 vl_container_state_get_n_members(VlContainerState *state)
 {
@@ -1291,6 +1298,9 @@ vl_container_tick(VlContainerState *state, const VlContainerPolicy *policy,
             t.host_hold_s = MAX(t.host_hold_s, policy->indicators[j].hold_s);
         }
     }
+    /* The host's own thresholds come with their own hold. */
+    if (policy->host_load.enabled)
+        t.host_hold_s = policy->host_load.hold_s;
 
     for (i = 0; i < state->members->len; i++) {
         VlContainerMember *m = g_ptr_array_index(state->members, i);

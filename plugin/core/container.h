@@ -273,6 +273,11 @@ vl_container_state_get_last(VlContainerState *state,
 /* Monotonic second until which no action is decided (0 = none). */
 gint64 vl_container_state_get_cooldown_until(VlContainerState *state);
 
+/* Restores a cooldown (the daemon's state file, after a restart); never
+ * shortens the one running. */
+void vl_container_state_set_cooldown_until(VlContainerState *state,
+                                           gint64 until);
+
 /* One member as the engine sees it (for status displays). */
 typedef struct {
     const char *name;              /* borrowed */

@@ -21,6 +21,7 @@
 #include <libxml/parser.h>
 
 #include "executor.h"
+#include "migrate.h"
 #include "template.h"
 #include "virt-error.h"
 #include "vl-error.h"
@@ -61,6 +62,7 @@ struct _VlExecutor {
     char *home_uri;
     VlExecutorMigrateFunc migrate_func;
     gpointer migrate_data;
+    GHashTable *migration_uris;     /* libvirt URI -> QEMU migration URI */
 };
 
 struct _Job {
@@ -100,6 +102,7 @@ typedef struct {
     char *home_uri;
     VlExecutorMigrateFunc migrate_func;
     gpointer migrate_data;
+    char *migration_uri;            /* nullable: for the default migrate */
     char *template_name;
     char *container;
     VlTemplateInstance *instance;   /* define: out of prepare, into commit */
@@ -132,6 +135,7 @@ call_free(Call *call)
     g_free(call->domain);
     g_free(call->peer);
     g_free(call->home_uri);
+    g_free(call->migration_uri);
     g_free(call->template_name);
     g_free(call->container);
     vl_template_instance_free(call->instance);
@@ -560,11 +564,23 @@ do_define_commit(Call *call, GError **error)
     call->state = read_state(dom);
 }
 
+/* @user_data: the QEMU migration URI (the call's copy), or NULL to let
+ * the destination pick its hostname. */
 static gboolean
-default_migrate(virDomainPtr dom, const char *dest_uri,
-                gpointer user_data G_GNUC_UNUSED, GError **error)
+default_migrate(virDomainPtr dom, const char *dest_uri, gpointer user_data,
+                GError **error)
 {
-    if (virDomainMigrateToURI3(dom, dest_uri, NULL, 0,
+    virTypedParameter param;
+    const char *migration_uri = user_data;
+
+    memset(&param, 0, sizeof(param));
+    if (migration_uri) {
+        g_strlcpy(param.field, VIR_MIGRATE_PARAM_URI, sizeof(param.field));
+        param.type = VIR_TYPED_PARAM_STRING;
+        param.value.s = (char *)migration_uri;
+    }
+    if (virDomainMigrateToURI3(dom, dest_uri, migration_uri ? &param : NULL,
+                               migration_uri ? 1 : 0,
                                VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_LIVE) < 0) {
         vl_error_set_from_virt(error, "Cannot migrate domain '%s' to '%s'",
                                virDomainGetName(dom), dest_uri);
@@ -1140,6 +1156,14 @@ step_migrate(Job *job, Step *step)
     call->home_uri = g_strdup(executor->home_uri);
     call->migrate_func = executor->migrate_func;
     call->migrate_data = executor->migrate_data;
+    if (call->migrate_func == default_migrate) {
+        /* The thread reads the call's own copy, never the table. */
+        call->migration_uri =
+            g_strdup(vl_executor_get_migration_uri(executor,
+                                                   step->kind == STEP_MIGRATE_AWAY ?
+                                                   step->peer : executor->home_uri));
+        call->migrate_data = call->migration_uri;
+    }
     /* No watchdog: a migration may rightly take hours. */
     run_call(job, call, step->kind == STEP_MIGRATE_AWAY ? do_migrate_away
                                                         : do_bring_back,
@@ -1324,6 +1348,8 @@ vl_executor_new(const VlExecutorHandlers *handlers, gpointer user_data)
     executor->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
     executor->qemu_img = g_strdup("qemu-img");
     executor->migrate_func = default_migrate;
+    executor->migration_uris = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                     g_free, g_free);
     return executor;
 }
 
@@ -1335,6 +1361,7 @@ vl_executor_free(VlExecutor *executor)
     g_ptr_array_unref(executor->jobs);
     g_free(executor->qemu_img);
     g_free(executor->home_uri);
+    g_hash_table_unref(executor->migration_uris);
     g_free(executor);
 }
 
@@ -1426,6 +1453,47 @@ vl_executor_get_step(VlExecutor *executor, const char *container)
 
         if (g_str_equal(container_of(job), container))
             return job->status;
+    }
+    return NULL;
+}
+
+void
+vl_executor_set_migration_uri(VlExecutor *executor, const char *dest_uri,
+                              const char *migration_uri)
+{
+    g_return_if_fail(executor != NULL && dest_uri != NULL);
+    if (migration_uri)
+        g_hash_table_replace(executor->migration_uris, g_strdup(dest_uri),
+                             g_strdup(migration_uri));
+    else
+        g_hash_table_remove(executor->migration_uris, dest_uri);
+}
+
+void
+vl_executor_clear_migration_uris(VlExecutor *executor)
+{
+    g_return_if_fail(executor != NULL);
+    g_hash_table_remove_all(executor->migration_uris);
+}
+
+const char *
+vl_executor_get_migration_uri(VlExecutor *executor, const char *dest_uri)
+{
+    GHashTableIter iter;
+    gpointer key;
+    gpointer value;
+
+    g_return_val_if_fail(executor != NULL, NULL);
+    if (!dest_uri)
+        return NULL;
+    value = g_hash_table_lookup(executor->migration_uris, dest_uri);
+    if (value)
+        return value;
+    /* The same host written another way ("qemu+tcp://B/system/"). */
+    g_hash_table_iter_init(&iter, executor->migration_uris);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (vl_migrate_uri_equal(key, dest_uri))
+            return value;
     }
     return NULL;
 }

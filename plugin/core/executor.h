@@ -61,7 +61,9 @@ typedef struct {
  *
  * The migration hook point: runs in a worker thread and returns once
  * the migration is over.  The default is a plain
- * virDomainMigrateToURI3(@dom, @dest_uri, no parameters,
+ * virDomainMigrateToURI3(@dom, @dest_uri, VIR_MIGRATE_PARAM_URI = the
+ * destination's migration URI when one is set
+ * (vl_executor_set_migration_uri()), else no parameters,
  * VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_LIVE); the lanes capability
  * (extra links, multifd, the estimator) is meant to plug in here.
  */
@@ -104,6 +106,25 @@ void vl_executor_submit(VlExecutor *executor, virConnectPtr conn,
                         const VlContainerPolicy *policy,
                         const VlContainerDecision *decision,
                         const char *const *member_hosts);
+
+/**
+ * vl_executor_set_migration_uri:
+ * @dest_uri: a destination's libvirt URI (a peer, or the home URI)
+ * @migration_uri: (nullable): where QEMU's migration stream goes for it,
+ *     e.g. "tcp://198.19.0.2" (the policy's migration_address); NULL
+ *     removes it
+ *
+ * For the default migration: without one, the destination's libvirtd
+ * offers its hostname, which the source may not resolve or may reach
+ * over the wrong network.  Looked up when a migration step starts (also
+ * for a URI that vl_migrate_uri_equal() finds equal).
+ */
+void vl_executor_set_migration_uri(VlExecutor *executor, const char *dest_uri,
+                                   const char *migration_uri);
+void vl_executor_clear_migration_uris(VlExecutor *executor);
+/* The migration URI for @dest_uri (borrowed), or NULL. */
+const char *vl_executor_get_migration_uri(VlExecutor *executor,
+                                          const char *dest_uri);
 
 /* Feeds a libvirt lifecycle event (the shutdown step waits for
  * VIR_DOMAIN_EVENT_STOPPED). */

@@ -16,6 +16,8 @@ struct _VlSampler {
     VlIndicatorTracker *tracker;    /* NULL while a run holds it */
     GCancellable *running;          /* the run in flight, or NULL */
     guint generation;               /* bumped when the source changes */
+    VlHostStats host_prev;          /* the host in the last sample */
+    gboolean have_host_prev;
 };
 
 typedef struct {
@@ -24,6 +26,8 @@ typedef struct {
     VlStatsSource *source;
     virConnectPtr conn;
     VlIndicatorTracker *tracker;
+    VlHostStats host_prev;
+    gboolean have_host_prev;
     guint generation;
     VlSamplerDone done;
     gpointer user_data;
@@ -129,6 +133,9 @@ run_thread(GTask *task, gpointer source_object G_GNUC_UNUSED,
         return;
     }
     sample = sample_from_batch(run->tracker, batch);
+    sample->host = batch->host;
+    vl_host_load_compute(run->have_host_prev ? &run->host_prev : NULL,
+                         &batch->host, sample->host_values);
     sample->finished_us = g_get_monotonic_time();
     sample->wall_us = g_get_real_time();
     sample->duration_us = sample->finished_us - t0;
@@ -159,6 +166,10 @@ run_done(GObject *source_object G_GNUC_UNUSED, GAsyncResult *result,
         sampler->tracker = vl_indicator_tracker_new();
 
     sample = g_task_propagate_pointer(task, &error);
+    if (sample && run->generation == sampler->generation) {
+        sampler->host_prev = sample->host;
+        sampler->have_host_prev = TRUE;
+    }
     run->done(sampler, sample, error, run->user_data);
 }
 
@@ -196,6 +207,7 @@ vl_sampler_set_source(VlSampler *sampler, VlStatsSource *source)
     vl_stats_source_unref(sampler->source);
     sampler->source = source;
     sampler->generation++;
+    sampler->have_host_prev = FALSE;
     if (sampler->tracker) {
         vl_indicator_tracker_free(sampler->tracker);
         sampler->tracker = vl_indicator_tracker_new();
@@ -236,6 +248,8 @@ vl_sampler_run(VlSampler *sampler, virConnectPtr conn, VlSamplerDone done,
     if (!run->tracker)
         run->tracker = vl_indicator_tracker_new();
     run->generation = sampler->generation;
+    run->host_prev = sampler->host_prev;
+    run->have_host_prev = sampler->have_host_prev;
     run->done = done;
     run->user_data = user_data;
 

@@ -32,6 +32,10 @@ typedef struct {
     gint64 wall_us;         /* the same as wall-clock time */
     gint64 duration_us;     /* elapsed, collection and computation */
     gint64 cpu_us;          /* the worker thread's CPU time for both */
+    VlHostStats host;       /* the host's counters in this sample */
+    /* The host's load (host-load.h), NaN = unknown: CPU from this and
+     * the previous sample of the same source, memory from this one. */
+    double host_values[VL_HOST_INDICATOR_LAST];
 } VlSample;
 
 void vl_sample_free(VlSample *sample);

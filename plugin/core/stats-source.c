@@ -128,39 +128,59 @@ vl_stats_source_collect(VlStatsSource *source, virConnectPtr conn,
                        VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | \
                        VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_BALLOON)
 
-static VlStatsBatch *
-libvirt_collect(gpointer data G_GNUC_UNUSED, virConnectPtr conn,
-                GError **error)
+/* More node statistics than any driver reports. */
+#define NODE_PARAMS_MAX 64
+
+typedef struct {
+    guint slice;            /* domains per virDomainListGetStats() */
+    /* How many fields virNodeGetCPUStats()/virNodeGetMemoryStats() give
+     * (Linux wants exactly that many): asked once, then remembered,
+     * saving a round trip each per cycle; 0 = ask. */
+    int ncpu;
+    int nmemory;
+} LibvirtSource;
+
+/* The host's counters; what libvirt cannot give stays unknown (the
+ * test driver has no memory statistics, some hosts no CPU ones). */
+static void
+read_host(LibvirtSource *source, virConnectPtr conn, VlHostStats *host)
 {
-    g_autoptr(VlStatsBatch) batch = NULL;
-    virDomainStatsRecordPtr *records = NULL;
-    gint64 now_ns;
-    int n;
+    virNodeCPUStats cpu[NODE_PARAMS_MAX];
+    virNodeMemoryStats memory[NODE_PARAMS_MAX];
+    int ncpu = source->ncpu;
+    int nmemory = source->nmemory;
+
+    memset(cpu, 0, sizeof(cpu));
+    memset(memory, 0, sizeof(memory));
+    if (ncpu == 0 &&
+        virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &ncpu, 0) < 0)
+        ncpu = 0;
+    if (ncpu <= 0 || ncpu > NODE_PARAMS_MAX ||
+        virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, cpu, &ncpu, 0) < 0)
+        ncpu = 0;
+    if (nmemory == 0 &&
+        virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL,
+                              &nmemory, 0) < 0)
+        nmemory = 0;
+    if (nmemory <= 0 || nmemory > NODE_PARAMS_MAX ||
+        virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, memory,
+                              &nmemory, 0) < 0)
+        nmemory = 0;
+    if (ncpu == 0 || nmemory == 0)
+        g_debug("Host statistics incomplete: %s", virGetLastErrorMessage());
+    /* A failure asks for the count again next time. */
+    source->ncpu = ncpu;
+    source->nmemory = nmemory;
+    vl_host_stats_from_node(cpu, ncpu, memory, nmemory,
+                            g_get_monotonic_time() * 1000, host);
+}
+
+static void
+add_records(VlStatsBatch *batch, virDomainStatsRecordPtr *records, int n,
+            gint64 now_ns)
+{
     int i;
 
-    if (!conn) {
-        g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT,
-                    "Not connected to libvirt");
-        return NULL;
-    }
-
-    /*
-     * Inactive domains have no rates to give, and NOWAIT skips the
-     * parts of a domain that is busy with a job (a migration) instead
-     * of waiting for it: one slow domain must not stall every
-     * container's cycle.  Without BACKING, backing-chain entries are
-     * not reported as disks of their own.
-     */
-    n = virConnectGetAllDomainStats(conn, LIBVIRT_STATS, &records,
-                                    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-                                    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
-    if (n < 0) {
-        vl_error_set_from_virt(error, "Cannot get the domains' statistics");
-        return NULL;
-    }
-    now_ns = g_get_monotonic_time() * 1000;
-
-    batch = vl_stats_batch_new();
     for (i = 0; i < n; i++) {
         const char *name = virDomainGetName(records[i]->dom);
         unsigned int id = virDomainGetID(records[i]->dom);
@@ -171,20 +191,98 @@ libvirt_collect(gpointer data G_GNUC_UNUSED, virConnectPtr conn,
                            id == (unsigned int)-1 || id > G_MAXINT ? -1 : (int)id,
                            records[i]->params, records[i]->nparams, now_ns);
     }
-    virDomainStatsRecordListFree(records);
+}
+
+static VlStatsBatch *
+libvirt_collect(gpointer data, virConnectPtr conn, GError **error)
+{
+    LibvirtSource *source = data;
+    g_autoptr(VlStatsBatch) batch = NULL;
+    g_autofree virDomainPtr *slice = NULL;
+    virDomainPtr *doms = NULL;
+    int n;
+    int i;
+    gboolean ok = TRUE;
+
+    if (!conn) {
+        g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT,
+                    "Not connected to libvirt");
+        return NULL;
+    }
+
+    /*
+     * Inactive domains have no rates to give.  The list is taken once,
+     * then the statistics slice by slice (VL_STATS_SLICE_DOMAINS says
+     * why); a domain that stopped in between is reported without rates
+     * and counts as not running.
+     */
+    n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (n < 0) {
+        vl_error_set_from_virt(error, "Cannot list the active domains");
+        return NULL;
+    }
+
+    batch = vl_stats_batch_new();
+    slice = g_new0(virDomainPtr, source->slice + 1);
+    for (i = 0; i < n && ok; i += source->slice) {
+        virDomainStatsRecordPtr *records = NULL;
+        int count = MIN((int)source->slice, n - i);
+        int got;
+
+        memcpy(slice, doms + i, count * sizeof(virDomainPtr));
+        slice[count] = NULL;
+        /*
+         * NOWAIT skips the parts of a domain that is busy with a job (a
+         * migration) instead of waiting for it: one slow domain must
+         * not stall every container's cycle.  Without BACKING,
+         * backing-chain entries are not reported as disks of their own.
+         */
+        got = virDomainListGetStats(slice, LIBVIRT_STATS, &records,
+                                    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+        if (got < 0) {
+            vl_error_set_from_virt(error,
+                                   "Cannot get the statistics of domains %d to %d of %d",
+                                   i + 1, i + count, n);
+            ok = FALSE;
+        } else {
+            /* Each slice's own time: rates are per domain, between two
+             * readings of that domain. */
+            add_records(batch, records, got, g_get_monotonic_time() * 1000);
+        }
+        /* Freed slice by slice: the peak is one slice's records. */
+        if (records)
+            virDomainStatsRecordListFree(records);
+    }
+    for (i = 0; i < n; i++)
+        virDomainFree(doms[i]);
+    free(doms);
+    if (!ok)
+        return NULL;
+
+    read_host(source, conn, &batch->host);
     return g_steal_pointer(&batch);
+}
+
+VlStatsSource *
+vl_stats_source_new_libvirt_sliced(guint slice)
+{
+    static const VlStatsSourceOps ops = {
+        .collect = libvirt_collect,
+        .free = g_free,
+        .needs_connection = TRUE,
+    };
+    LibvirtSource *source;
+
+    g_return_val_if_fail(slice >= 1 && slice <= VL_STATS_SLICE_MAX, NULL);
+    source = g_new0(LibvirtSource, 1);
+    source->slice = slice;
+    return vl_stats_source_new("libvirt", &ops, source);
 }
 
 VlStatsSource *
 vl_stats_source_new_libvirt(void)
 {
-    static const VlStatsSourceOps ops = {
-        .collect = libvirt_collect,
-        .free = NULL,
-        .needs_connection = TRUE,
-    };
-
-    return vl_stats_source_new("libvirt", &ops, NULL);
+    return vl_stats_source_new_libvirt_sliced(VL_STATS_SLICE_DOMAINS);
 }
 
 /* ---- replay -------------------------------------------------------- */
@@ -207,6 +305,7 @@ typedef struct {
 typedef struct {
     double time_s;
     GPtrArray *records;     /* ReplayRecord* */
+    ReplayRecord *host;     /* nullable: the "Host:" record */
 } ReplaySample;
 
 typedef struct {
@@ -237,6 +336,7 @@ replay_sample_free(ReplaySample *sample)
         return;
     if (sample->records)
         g_ptr_array_unref(sample->records);
+    replay_record_free(sample->host);
     g_free(sample);
 }
 
@@ -316,7 +416,7 @@ parse_integer(const char *s, ReplayField *field)
     return TRUE;
 }
 
-#define REPLAY_SYNTAX "Expected '@sample SECONDS', 'Domain: 'NAME'' or 'FIELD=VALUE'"
+#define REPLAY_SYNTAX "Expected '@sample SECONDS', 'Domain: 'NAME'', 'Host:' or 'FIELD=VALUE'"
 
 static gboolean
 parse_line(Replay *replay, const char *name, guint lineno, char *line,
@@ -393,6 +493,24 @@ parse_line(Replay *replay, const char *name, guint lineno, char *line,
         return TRUE;
     }
 
+    if (g_str_equal(line, "Host:")) {
+        if (!*sample) {
+            g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                        "%s:%u: Host before the first '@sample' line",
+                        name, lineno);
+            return FALSE;
+        }
+        if ((*sample)->host) {
+            g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                        "%s:%u: Host appears twice in one sample", name, lineno);
+            return FALSE;
+        }
+        *record = g_new0(ReplayRecord, 1);
+        (*record)->fields = g_array_new(FALSE, TRUE, sizeof(ReplayField));
+        (*sample)->host = *record;
+        return TRUE;
+    }
+
     eq = strchr(line, '=');
     if (eq) {
         ReplayField field = { { 0 } };
@@ -425,6 +543,18 @@ parse_line(Replay *replay, const char *name, guint lineno, char *line,
             field.negative = FALSE;
             field.s = g_strdup(eq + 1);
         }
+        /* The host's counters are what virNodeGetCPUStats() and
+         * virNodeGetMemoryStats() give: unsigned, under cpu. or memory. */
+        if (!(*record)->domain &&
+            ((!g_str_has_prefix(field.name, "cpu.") &&
+              !g_str_has_prefix(field.name, "memory.")) ||
+             field.is_string || field.negative)) {
+            g_set_error(error, VL_ERROR, VL_ERROR_INVALID,
+                        "%s:%u: Host field '%s' must be 'cpu.NAME' or 'memory.NAME' with an unsigned integer value",
+                        name, lineno, field.name);
+            g_free(field.s);
+            return FALSE;
+        }
         g_array_append_val((*record)->fields, field);
         return TRUE;
     }
@@ -446,11 +576,18 @@ compute_steps(Replay *replay)
     guint j;
 
     replay->step_s = prev ? last->time_s - prev->time_s : 1.0;
-    for (i = 0; i < last->records->len; i++) {
-        ReplayRecord *r = g_ptr_array_index(last->records, i);
-        ReplayRecord *p = prev ? sample_find(prev, r->domain) : NULL;
+    for (i = 0; i <= last->records->len; i++) {
+        ReplayRecord *r;
+        ReplayRecord *p;
 
-        for (j = 0; j < r->fields->len; j++) {
+        if (i < last->records->len) {
+            r = g_ptr_array_index(last->records, i);
+            p = prev ? sample_find(prev, r->domain) : NULL;
+        } else {
+            r = last->host;
+            p = prev ? prev->host : NULL;
+        }
+        for (j = 0; r && j < r->fields->len; j++) {
             ReplayField *f = &g_array_index(r->fields, ReplayField, j);
             const ReplayField *pf = p ? record_find(p, f->name) : NULL;
 
@@ -460,6 +597,50 @@ compute_steps(Replay *replay)
                 f->step = f->u - pf->u;
         }
     }
+}
+
+/* A field's value @k steps beyond the recording (saturating: a test
+ * recording never runs that long). */
+static guint64
+field_at(const ReplayField *f, guint64 k)
+{
+    if (f->step && k > (G_MAXUINT64 - f->u) / f->step)
+        return G_MAXUINT64;
+    return f->u + k * f->step;
+}
+
+/* The "Host:" record as libvirt's node statistics. */
+static void
+replay_host(const ReplayRecord *host, guint64 k, gint64 timestamp_ns,
+            VlHostStats *stats)
+{
+    g_autofree virNodeCPUStats *cpu = NULL;
+    g_autofree virNodeMemoryStats *memory = NULL;
+    int ncpu = 0;
+    int nmemory = 0;
+    guint i;
+
+    if (!host) {
+        vl_host_stats_from_node(NULL, 0, NULL, 0, timestamp_ns, stats);
+        return;
+    }
+    cpu = g_new0(virNodeCPUStats, host->fields->len);
+    memory = g_new0(virNodeMemoryStats, host->fields->len);
+    for (i = 0; i < host->fields->len; i++) {
+        const ReplayField *f = &g_array_index(host->fields, ReplayField, i);
+
+        /* The parser let in "cpu." and "memory." names only. */
+        if (g_str_has_prefix(f->name, "cpu.")) {
+            g_strlcpy(cpu[ncpu].field, f->name + strlen("cpu."),
+                      sizeof(cpu[ncpu].field));
+            cpu[ncpu++].value = field_at(f, k);
+        } else {
+            g_strlcpy(memory[nmemory].field, f->name + strlen("memory."),
+                      sizeof(memory[nmemory].field));
+            memory[nmemory++].value = field_at(f, k);
+        }
+    }
+    vl_host_stats_from_node(cpu, ncpu, memory, nmemory, timestamp_ns, stats);
 }
 
 static VlStatsBatch *
@@ -495,11 +676,7 @@ replay_collect(gpointer data, virConnectPtr conn G_GNUC_UNUSED,
                 p.value.l = f->l;
             } else {
                 p.type = VIR_TYPED_PARAM_ULLONG;
-                /* Saturating: a test recording never runs that long. */
-                if (f->step && k > (G_MAXUINT64 - f->u) / f->step)
-                    p.value.ul = G_MAXUINT64;
-                else
-                    p.value.ul = f->u + k * f->step;
+                p.value.ul = field_at(f, k);
             }
             g_array_append_val(params, p);
         }
@@ -508,6 +685,7 @@ replay_collect(gpointer data, virConnectPtr conn G_GNUC_UNUSED,
                            (const virTypedParameter *)params->data,
                            (int)params->len, (gint64)(t * 1e9));
     }
+    replay_host(sample->host, k, (gint64)(t * 1e9), &batch->host);
     return g_steal_pointer(&batch);
 }
 

@@ -6,13 +6,16 @@
  * (indicators.h) per domain.  It is an ops table (the seam of
  * docs/containers.md, "Sampling"), with two implementations here:
  *
- * - libvirt: one virConnectGetAllDomainStats() call per batch, for
- *   STATE | CPU_TOTAL | VCPU | INTERFACE | BLOCK | BALLOON, active
- *   domains only, without waiting for a domain busy with a job;
+ * - libvirt: the active domains listed once, then
+ *   virDomainListGetStats() on slices of at most
+ *   VL_STATS_SLICE_DOMAINS of them, for STATE | CPU_TOTAL | VCPU |
+ *   INTERFACE | BLOCK | BALLOON, without waiting for a domain busy with
+ *   a job; and the host's CPU and memory counters (host-load.h);
  *
  * - replay (tests only): a recording read from a file, one sample per
- *   batch, extrapolated once it runs out.  The format is documented in
- *   docs/containers.md ("Replaying recorded statistics").
+ *   batch, extrapolated once it runs out; a "Host:" record gives the
+ *   host's counters.  The format is documented in docs/containers.md
+ *   ("Replaying recorded statistics").
  *
  * collect() runs in a worker thread.  A source is used by one thread at
  * a time (the sampler never runs two collections at once), so a source
@@ -25,6 +28,7 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
+#include "host-load.h"
 #include "indicators.h"
 
 G_BEGIN_DECLS
@@ -32,10 +36,24 @@ G_BEGIN_DECLS
 /* Largest recording the replay source reads. */
 #define VL_STATS_REPLAY_MAX_SIZE (16 * 1024 * 1024)
 
-/* One batch: a sample of every domain the source knows. */
+/*
+ * Domains per virDomainListGetStats() call.  One reply carries every
+ * record of the slice, and libvirt refuses an RPC message above 32 MiB
+ * (VIR_NET_MESSAGE_MAX): a running domain's record is ~5 KB with a few
+ * disks and NICs (~56 typed parameters), so 10 000 domains in one
+ * virConnectGetAllDomainStats() answer (~50 MB) cannot arrive at all.
+ * 256 keeps one reply near 1.3 MB, far from the limit even for domains
+ * with dozens of devices, and the records in memory at once small; the
+ * extra round trips cost ~40 calls for 10 000 domains per cycle.
+ */
+#define VL_STATS_SLICE_DOMAINS 256
+#define VL_STATS_SLICE_MAX 4096
+
+/* One batch: a sample of every domain the source knows, and the host. */
 typedef struct {
     GArray *stats;          /* VlDomainStats; names point into @names */
     GStringChunk *names;
+    VlHostStats host;       /* cpu_known/memory_known FALSE: not read */
 } VlStatsBatch;
 
 VlStatsBatch *vl_stats_batch_new(void);
@@ -88,8 +106,12 @@ VlStatsBatch *vl_stats_source_collect(VlStatsSource *source,
                                       virConnectPtr conn,
                                       GError **error);
 
-/* The production source: virConnectGetAllDomainStats(). */
+/* The production source: slices of VL_STATS_SLICE_DOMAINS. */
 VlStatsSource *vl_stats_source_new_libvirt(void);
+
+/* The same with @slice domains per call (1..VL_STATS_SLICE_MAX; tests
+ * use small slices to cross slice boundaries with few domains). */
+VlStatsSource *vl_stats_source_new_libvirt_sliced(guint slice);
 
 /**
  * vl_stats_source_new_replay:

@@ -205,13 +205,24 @@ ct_write_policy() {
 }
 
 # ct_write_recording DOMAIN:PERCENT... -> every domain at a steady CPU load
-# on one vCPU: two samples 10 s apart, which the replay extrapolates.
+# on one vCPU: two samples 10 s apart, which the replay extrapolates. With
+# CT_HOST_CPU=PERCENT (and CT_HOST_MEMORY=PERCENT, default 50) the host's
+# own counters are recorded too (a "Host:" record, one host CPU).
 ct_write_recording() {
-    local spec name pct t
+    local spec name pct t busy
     {
         echo "# $CT_NAME: steady CPU loads"
         for t in 0 10; do
             echo "@sample $t"
+            if [ -n "${CT_HOST_CPU:-}" ]; then
+                busy=$((t * CT_HOST_CPU * 10000000))
+                echo "Host:"
+                echo "  cpu.kernel=0"
+                echo "  cpu.user=$busy"
+                echo "  cpu.idle=$((t * 1000000000 - busy))"
+                echo "  memory.total=1000000"
+                echo "  memory.free=$((1000000 - ${CT_HOST_MEMORY:-50} * 10000))"
+            fi
             for spec in "$@"; do
                 name=${spec%:*}
                 pct=${spec##*:}

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # The real sampler path: no recording, so the daemon asks libvirt
-# (virConnectGetAllDomainStats) every cycle. A running TCG guest must get
+# (the active domains, then virDomainListGetStats in slices, and the
+# host's virNodeGetCPUStats/virNodeGetMemoryStats) every cycle. The host
+# must get a CPU and a memory percentage. A running TCG guest must get
 # a known CPU value (SeaBIOS idles in a loop, so anything from 0 to 100),
 # a defined one none, and the cycle must report what it sampled; the
 # container is in advise mode, so nothing is started or stopped.
@@ -46,7 +48,9 @@ ct_containers_jq '
     (.containers[0].members[] | select(.name == "web-1") |
         .values.cpu >= 0 and .values.cpu <= 100) and
     (.containers[0].members[] | select(.name == "web-2") | .values.cpu == null) and
-    (.containers[0].indicators[0] | .indicator == "cpu" and (.value | type == "number"))' ||
+    (.containers[0].indicators[0] | .indicator == "cpu" and (.value | type == "number")) and
+    (.last_cycle.host.cpu | type == "number" and . >= 0 and . <= 100) and
+    (.last_cycle.host.memory | type == "number" and . > 0 and . <= 100)' ||
     ct_fail "Unexpected containers reply: $(ct_vl containers --json)"
 ct_assert_eq "web-2" "shut off" "$(ct_state web-2)"
 ct_log "PASS"

@@ -8,16 +8,19 @@
  */
 #include <config.h>
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 
 #include "audit.h"
+#include "burst-state.h"
 #include "container-manager.h"
 #include "metadata.h"
 #include "virt-test.h"
 #include "vl-autoptr.h"
+#include "vl-error.h"
 #include "vl-virt-autoptr.h"
 
 /* A statistics source the test sets: CPU % per domain, 10 s a sample. */
@@ -26,6 +29,9 @@ typedef struct {
     GHashTable *cpu;            /* name -> percent (double*) */
     GHashTable *cpu_time;       /* name -> accumulated ns (guint64*) */
     guint64 samples;
+    double host_cpu;            /* % of the host's CPU, NaN = not read */
+    guint64 host_busy_ns;
+    guint64 host_total_ns;
 } FakeStats;
 
 static VlStatsBatch *
@@ -63,8 +69,24 @@ fake_collect(gpointer data, virConnectPtr conn G_GNUC_UNUSED,
         vl_stats_batch_add(batch, key, 1, params, 3,
                            (gint64)fake->samples * 10000000000);
     }
+    if (!isnan(fake->host_cpu)) {
+        /* 4 host CPUs, 10 s a sample. */
+        fake->host_total_ns += 40000000000;
+        fake->host_busy_ns += (guint64)(fake->host_cpu / 100.0 * 40e9);
+        batch->host.cpu_known = TRUE;
+        batch->host.cpu_busy_ns = fake->host_busy_ns;
+        batch->host.cpu_total_ns = fake->host_total_ns;
+    }
     g_mutex_unlock(&fake->lock);
     return batch;
+}
+
+static void
+fake_set_host_cpu(FakeStats *fake, double cpu)
+{
+    g_mutex_lock(&fake->lock);
+    fake->host_cpu = cpu;
+    g_mutex_unlock(&fake->lock);
 }
 
 static void
@@ -83,6 +105,7 @@ typedef struct {
     char *policy_dir;
     VlPolicy *policy;           /* what the daemon would have read */
     char *audit_path;
+    char *state_path;           /* the containers' state file */
     VlConfig *config;
     VlConn *conn;
     VlContainerManager *manager;
@@ -186,8 +209,9 @@ static const char web_policy[] =
     " {\"name\": \"db\", \"members\": {\"name_globs\": [\"db-*\"]}}"
     "]}";
 
+/* @state: (nullable): the containers' state file found at start. */
 static Fixture *
-fixture_new_with(const char *policy, gboolean dry_run)
+fixture_new_full(const char *policy, gboolean dry_run, const char *state)
 {
     Fixture *fx = g_new0(Fixture, 1);
     g_autoptr(GError) error = NULL;
@@ -224,12 +248,20 @@ fixture_new_with(const char *policy, gboolean dry_run)
     fx->config->policy_dir = g_strdup(fx->policy_dir);
     g_free(fx->config->audit_log);
     fx->config->audit_log = g_strdup(fx->audit_path);
+    fx->state_path = g_build_filename(fx->dir, "state.json", NULL);
+    g_free(fx->config->container_state);
+    fx->config->container_state = g_strdup(fx->state_path);
+    if (state)
+        ck_assert(g_file_set_contents(fx->state_path, state, -1, NULL));
+    /* Peers and home are this very test:///default (bring_back). */
+    fx->config->home_uri = g_strdup("test:///default");
     fx->config->tick_s = 3600;          /* cycles are run by hand */
     fx->config->dry_run = dry_run;
 
     g_mutex_init(&fx->fake.lock);
     fx->fake.cpu = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     fx->fake.cpu_time = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    fx->fake.host_cpu = NAN;
     fx->source = vl_stats_source_new("fake", &ops, &fx->fake);
 
     fx->conn = vl_conn_new("test:///default", &options, &handlers, fx);
@@ -242,6 +274,12 @@ fixture_new_with(const char *policy, gboolean dry_run)
     vl_conn_start(fx->conn);
     ck_assert(vl_virt_test_wait(scanned, fx));
     return fx;
+}
+
+static Fixture *
+fixture_new_with(const char *policy, gboolean dry_run)
+{
+    return fixture_new_full(policy, dry_run, NULL);
 }
 
 static Fixture *
@@ -296,6 +334,7 @@ fixture_free(Fixture *fx)
     g_free(fx->dir);
     g_free(fx->policy_dir);
     g_free(fx->audit_path);
+    g_free(fx->state_path);
     g_ptr_array_unref(fx->log);
     g_free(fx);
 }
@@ -819,6 +858,354 @@ START_TEST(test_reply_shape)
 }
 END_TEST
 
+/* ---- the host's load: members burst to a peer and come back ------------ */
+
+static const char host_policy[] =
+    "{\"containers\": ["
+    " {\"name\": \"web\", \"members\": {\"name_globs\": [\"web-*\"]},"
+    "  \"template\": \"web-tmpl\", \"min_active\": 0, \"max_active\": 8,"
+    "  \"peers\": [\"test:///default\"], \"cooldown_s\": %u,"
+    "  \"affinities\": [{\"a\": \"web-1\", \"b\": \"web-3\", \"weight\": 10},"
+    "                   {\"a\": \"web-3\", \"b\": \"tagged\"}],"
+    "  \"host_load\": {\"cpu\": {\"under_loaded\": 30, \"overloaded\": 80},"
+    "                \"hold_s\": 0}}"
+    "]}";
+
+/* The migration: away, the domain stops here; back, it starts here
+ * (peer and home are one test:///default). */
+typedef struct {
+    GMutex lock;
+    GPtrArray *calls;
+} Migrations;
+
+static gboolean
+fake_migrate(virDomainPtr dom, const char *dest_uri, gpointer user_data,
+             GError **error G_GNUC_UNUSED)
+{
+    Migrations *m = user_data;
+    gboolean away = virDomainIsActive(dom) == 1;
+
+    if (away)
+        ck_assert_int_eq(virDomainDestroy(dom), 0);
+    else
+        ck_assert_int_eq(virDomainCreate(dom), 0);
+    g_mutex_lock(&m->lock);
+    g_ptr_array_add(m->calls, g_strdup_printf("%s %s %s", away ? "away" : "back",
+                                              virDomainGetName(dom), dest_uri));
+    g_mutex_unlock(&m->lock);
+    return TRUE;
+}
+
+static VlBurstState *
+read_state_file(Fixture *fx)
+{
+    g_autoptr(GError) error = NULL;
+    VlBurstState *state = vl_burst_state_load(fx->state_path, &error);
+
+    ck_assert_msg(state != NULL, "%s", error ? error->message : "");
+    return state;
+}
+
+/* "name@peer,..." of the state file's members. */
+static char *
+burst_members(Fixture *fx)
+{
+    g_autoptr(VlBurstState) state = read_state_file(fx);
+    g_autoptr(GString) out = g_string_new(NULL);
+    guint i;
+
+    for (i = 0; i < state->members->len; i++) {
+        const VlBurstMember *m = g_ptr_array_index(state->members, i);
+
+        g_string_append_printf(out, "%s%s@%s", i ? "," : "", m->member, m->peer);
+    }
+    return g_strdup(out->str);
+}
+
+static const char *
+host_load_state(Fixture *fx)
+{
+    g_autoptr(json_object) c = container(fx, "web");
+    json_object *h = get(c, "host_load", json_type_object);
+    static char buf[32];
+
+    g_strlcpy(buf, json_object_get_string(get(h, "state", json_type_string)),
+              sizeof(buf));
+    return buf;
+}
+
+START_TEST(test_host_overload_moves_and_brings_back)
+{
+    g_autofree char *policy = g_strdup_printf(host_policy, 0);
+    Fixture *fx = fixture_new_with(policy, FALSE);
+    Migrations m = { .calls = g_ptr_array_new_with_free_func(g_free) };
+    g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(json_object) reply = NULL;
+    g_autofree char *burst = NULL;
+    AuditWait away = { fx, 2 };
+    AuditWait back = { fx, 4 };
+    VlAuditRecord *r;
+    json_object *host;
+
+    g_mutex_init(&m.lock);
+    define(fx, "web-2", TRUE);
+    define(fx, "web-3", TRUE);
+    wait_members(fx, "web", "tagged:running,web-1:running,web-2:running,web-3:running");
+    vl_executor_set_migrate_func(vl_container_manager_get_executor(fx->manager),
+                                 fake_migrate, &m);
+
+    /* One reading: no CPU rate yet, nothing decided. */
+    fake_set_host_cpu(&fx->fake, 90);
+    run_cycle(fx);
+    ck_assert_str_eq(host_load_state(fx), "unknown");
+    ck_assert(!g_file_test(fx->audit_path, G_FILE_TEST_EXISTS) ||
+              audit_records(fx)->len == 0);
+
+    /* 90 % > 80 %: every member running here leaves for peers[0], in the
+     * affinity order (web-3 between its two partners, the loner last). */
+    run_cycle(fx);
+    ck_assert(vl_virt_test_wait(audit_has, &away));
+    records = audit_records(fx);
+    r = g_ptr_array_index(records, 0);
+    ck_assert_str_eq(r->action, "migrate_away");
+    ck_assert_str_eq(r->reason, "host_overloaded");
+    ck_assert_uint_eq(g_strv_length(r->members), 4);
+    ck_assert_str_eq(r->members[1], "web-3");
+    ck_assert_str_eq(r->members[3], "web-2");
+    ck_assert(g_str_equal(r->members[0], "web-1") || g_str_equal(r->members[0], "tagged"));
+    r = g_ptr_array_index(records, 1);
+    ck_assert_str_eq(r->outcome, "success");
+    ck_assert_uint_eq(m.calls->len, 4);
+    ck_assert_str_eq(g_ptr_array_index(m.calls, 1), "away web-3 test:///default");
+    ck_assert_str_eq(host_load_state(fx), "over");
+
+    /* Recorded for a restart. */
+    burst = burst_members(fx);
+    ck_assert_str_eq(burst, "tagged@test:///default,web-1@test:///default,"
+                     "web-2@test:///default,web-3@test:///default");
+    reply = vl_container_manager_reply(fx->manager, NULL);
+    host = get(get(reply, "last_cycle", json_type_object), "host", json_type_object);
+    ck_assert_double_eq_tol(json_object_get_double(get(host, "cpu", json_type_double)),
+                            90, 0.01);
+    get(host, "memory", json_type_null);
+
+    /* In band: they stay away. */
+    fake_set_host_cpu(&fx->fake, 50);
+    run_cycle(fx);
+    ck_assert_str_eq(host_load_state(fx), "in_band");
+    ck_assert_uint_eq(m.calls->len, 4);
+
+    /* 10 % < 30 %: they come back, in the same order. */
+    fake_set_host_cpu(&fx->fake, 10);
+    run_cycle(fx);
+    ck_assert(vl_virt_test_wait(audit_has, &back));
+    g_ptr_array_unref(records);
+    records = audit_records(fx);
+    r = g_ptr_array_index(records, 2);
+    ck_assert_str_eq(r->action, "bring_back");
+    ck_assert_str_eq(r->reason, "host_under_loaded");
+    ck_assert_str_eq(r->members[1], "web-3");
+    r = g_ptr_array_index(records, 3);
+    ck_assert_msg(g_str_equal(r->outcome, "success"), "%s", r->error);
+    ck_assert_uint_eq(m.calls->len, 8);
+    ck_assert_str_eq(g_ptr_array_index(m.calls, 5), "back web-3 test:///default");
+    ck_assert_int_eq(state_of(fx, "web-2"), VIR_DOMAIN_RUNNING);
+    wait_members(fx, "web", "tagged:running,web-1:running,web-2:running,web-3:running");
+    g_free(burst);
+    burst = burst_members(fx);
+    ck_assert_str_eq(burst, "");
+    {
+        g_autoptr(VlBurstState) state = read_state_file(fx);
+        const VlBurstContainer *c;
+
+        ck_assert_uint_eq(state->containers->len, 1);
+        c = g_ptr_array_index(state->containers, 0);
+        ck_assert_str_eq(c->last_action, "bring_back");
+    }
+
+    fixture_free(fx);
+    g_ptr_array_unref(m.calls);
+    g_mutex_clear(&m.lock);
+}
+END_TEST
+
+static gboolean
+failing_migrate(virDomainPtr dom, const char *dest_uri, gpointer user_data G_GNUC_UNUSED,
+                GError **error)
+{
+    g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "Cannot migrate domain '%s' to '%s': refused",
+                virDomainGetName(dom), dest_uri);
+    return FALSE;
+}
+
+/* A move that fails: recorded as going before it started, dropped once
+ * the member is reported still here. */
+START_TEST(test_host_overload_migration_fails)
+{
+    g_autofree char *policy = g_strdup_printf(host_policy, 0);
+    Fixture *fx = fixture_new_with(policy, FALSE);
+    g_autoptr(GPtrArray) records = NULL;
+    g_autofree char *burst = NULL;
+    AuditWait w = { fx, 2 };
+    VlAuditRecord *r;
+
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    vl_executor_set_migrate_func(vl_container_manager_get_executor(fx->manager),
+                                 failing_migrate, NULL);
+    fake_set_host_cpu(&fx->fake, 90);
+    run_cycle(fx);
+    run_cycle(fx);
+    ck_assert(vl_virt_test_wait(audit_has, &w));
+    records = audit_records(fx);
+    r = g_ptr_array_index(records, 1);
+    ck_assert_str_eq(r->action, "migrate_away");
+    ck_assert_str_eq(r->outcome, "failure");
+    ck_assert_ptr_nonnull(strstr(r->error, "refused"));
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    ck_assert_int_eq(state_of(fx, "web-1"), VIR_DOMAIN_RUNNING);
+    burst = burst_members(fx);
+    ck_assert_str_eq(burst, "");
+    fixture_free(fx);
+}
+END_TEST
+
+/* The policy's migration addresses steer the default migration. */
+START_TEST(test_migration_uris_from_policy)
+{
+    static const char policy[] =
+        "{\"migration\": {\"migration_address\": \"198.19.0.1\","
+        "  \"peers\": [{\"name\": \"b\", \"uri\": \"qemu+tcp://198.18.0.12/system\","
+        "              \"migration_address\": \"198.19.0.2\"},"
+        "             {\"name\": \"c\", \"uri\": \"qemu+tcp://198.18.0.13/system\"}]},"
+        " \"containers\": [{\"name\": \"web\", \"members\": {\"name_globs\": [\"web-*\"]},"
+        "  \"peers\": [\"qemu+tcp://198.18.0.12/system\"]}]}";
+    Fixture *fx = fixture_new_with(policy, FALSE);
+    VlExecutor *executor = vl_container_manager_get_executor(fx->manager);
+
+    ck_assert_str_eq(vl_executor_get_migration_uri(executor, "qemu+tcp://198.18.0.12/system"),
+                     "tcp://198.19.0.2");
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, "qemu+tcp://198.18.0.13/system"));
+    /* bring_back: towards home_uri (the fixture's test:///default). */
+    ck_assert_str_eq(vl_executor_get_migration_uri(executor, "test:///default"),
+                     "tcp://198.19.0.1");
+    fixture_free(fx);
+}
+END_TEST
+
+/* Advise mode: the host decision is shown, nothing moves, nothing is
+ * recorded as away. */
+START_TEST(test_host_overload_advised)
+{
+    g_autofree char *policy = g_strdup_printf(host_policy, 0);
+    Fixture *fx = fixture_new_with(policy, TRUE);
+    AuditWait w = { fx, 1 };
+    g_autoptr(GPtrArray) records = NULL;
+    VlAuditRecord *r;
+
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    fake_set_host_cpu(&fx->fake, 95);
+    run_cycle(fx);
+    run_cycle(fx);
+    ck_assert(vl_virt_test_wait(audit_has, &w));
+    records = audit_records(fx);
+    r = g_ptr_array_index(records, 0);
+    ck_assert_str_eq(r->action, "migrate_away");
+    ck_assert_str_eq(r->outcome, "advised");
+    ck_assert_int_eq(state_of(fx, "web-1"), VIR_DOMAIN_RUNNING);
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    ck_assert(!g_file_test(fx->state_path, G_FILE_TEST_EXISTS));
+    fixture_free(fx);
+}
+END_TEST
+
+/* After a restart: web-4 (off here) is still away; web-2 runs here again
+ * (brought back by hand) and is dropped from the file; the cooldown
+ * resumes. */
+START_TEST(test_restart_restores_burst)
+{
+    g_autofree char *policy = g_strdup_printf(host_policy, 600);
+    gint64 wall = g_get_real_time() / G_USEC_PER_SEC;
+    g_autofree char *state = g_strdup_printf(
+        "{\"version\": 1, \"members\": ["
+        " {\"name\": \"web-4\", \"container\": \"web\", \"peer\": \"qemu+tcp://b/system\", \"since\": %" G_GINT64_FORMAT "},"
+        " {\"name\": \"web-2\", \"container\": \"web\", \"peer\": \"qemu+tcp://b/system\"}],"
+        " \"containers\": [{\"name\": \"web\", \"cooldown_until\": %" G_GINT64_FORMAT ","
+        "  \"last_action\": \"migrate_away\", \"last_action_time\": %" G_GINT64_FORMAT "}]}",
+        wall - 10, wall + 500, wall - 10);
+    Fixture *fx = NULL;
+    g_autoptr(json_object) c = NULL;
+    g_autofree char *burst = NULL;
+    json_object *array;
+    gboolean said = FALSE;
+    guint i;
+
+    Fixture early = { 0 };
+
+    /* As libvirt has them when the daemon starts: web-4 shut off here
+     * (it runs on the peer), web-2 running here.  The connection stays
+     * open until the fixture has its own: test:///default forgets
+     * everything when its last connection closes. */
+    vl_virt_test_init();
+    early.vconn = virConnectOpen("test:///default");
+    define(&early, "web-4", FALSE);
+    define(&early, "web-2", TRUE);
+    fx = fixture_new_full(policy, FALSE, state);
+    virConnectClose(early.vconn);
+    wait_members(fx, "web", "tagged:running,web-1:running,web-2:running,web-4:running");
+
+    c = container(fx, "web");
+    array = get(c, "members", json_type_array);
+    for (i = 0; i < json_object_array_length(array); i++) {
+        json_object *mem = json_object_array_get_idx(array, i);
+        const char *name = json_object_get_string(get(mem, "name", json_type_string));
+
+        if (g_str_equal(name, "web-4"))
+            ck_assert_str_eq(json_object_get_string(get(mem, "host", json_type_string)),
+                             "qemu+tcp://b/system");
+        else
+            ck_assert_msg(json_object_object_get(mem, "host") == NULL,
+                          "'%s' is away: %s", name, json_object_to_json_string(mem));
+    }
+    ck_assert_int_gt(json_object_get_int64(get(c, "cooldown_s", json_type_int)), 400);
+    ck_assert_int_le(json_object_get_int64(get(c, "cooldown_s", json_type_int)), 500);
+
+    burst = burst_members(fx);
+    ck_assert_str_eq(burst, "web-4@qemu+tcp://b/system");
+    for (i = 0; i < fx->log->len; i++)
+        said |= strstr(g_ptr_array_index(fx->log, i),
+                       "Domain 'web-2' runs on this host again") != NULL;
+    ck_assert(said);
+    fixture_free(fx);
+}
+END_TEST
+
+/* A corrupt file: a warning naming it, set aside, the daemon goes on. */
+START_TEST(test_corrupt_state_set_aside)
+{
+    g_autofree char *policy = g_strdup_printf(host_policy, 0);
+    Fixture *fx = fixture_new_full(policy, FALSE, "{\"version\": 1, \"members\": [}");
+    g_autofree char *aside = g_strconcat(fx->state_path, ".corrupt", NULL);
+    g_autofree char *expected = g_strdup_printf(
+        "warning Ignoring the corrupt containers' state file: %s:1:", fx->state_path);
+    gboolean said = FALSE;
+    guint i;
+
+    wait_members(fx, "web", "tagged:running,web-1:running");
+    ck_assert(g_file_test(aside, G_FILE_TEST_IS_REGULAR));
+    ck_assert(!g_file_test(fx->state_path, G_FILE_TEST_EXISTS));
+    for (i = 0; i < fx->log->len; i++) {
+        const char *line = g_ptr_array_index(fx->log, i);
+
+        if (g_str_has_prefix(line, expected) && strstr(line, aside))
+            said = TRUE;
+    }
+    ck_assert_msg(said, "no warning naming '%s'", fx->state_path);
+    run_cycle(fx);
+    g_unlink(aside);
+    fixture_free(fx);
+}
+END_TEST
+
 static Suite *
 manager_suite(void)
 {
@@ -836,6 +1223,15 @@ manager_suite(void)
     tcase_add_test(tc, test_advise_mode);
     tcase_add_test(tc, test_dry_run);
     tcase_add_test(tc, test_failure_audited);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("host");
+    tcase_add_test(tc, test_host_overload_moves_and_brings_back);
+    tcase_add_test(tc, test_host_overload_advised);
+    tcase_add_test(tc, test_restart_restores_burst);
+    tcase_add_test(tc, test_corrupt_state_set_aside);
+    tcase_add_test(tc, test_migration_uris_from_policy);
+    tcase_add_test(tc, test_host_overload_migration_fails);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("status");

@@ -70,7 +70,8 @@ fixture_new(void)
     ck_assert(g_file_set_contents(replay, recording, -1, NULL));
     text = g_strdup_printf("[daemon]\nuri = test:///default\npolicy_dir = %s\n"
                            "[containers]\ntick_s = 1\naudit_log = %s/audit.jsonl\n"
-                           "stats_replay = %s\n", policy_dir, fx->dir, replay);
+                           "stats_replay = %s\nstate_file = %s/state.json\n",
+                           policy_dir, fx->dir, replay, fx->dir);
     ck_assert(g_file_set_contents(fx->config_path, text, -1, NULL));
 
     config = vl_config_load_file(fx->config_path, FALSE, &error);

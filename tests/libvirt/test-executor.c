@@ -596,6 +596,28 @@ START_TEST(test_migrate_hook)
 }
 END_TEST
 
+/* Where the default migration sends QEMU's stream, by destination. */
+START_TEST(test_migration_uris)
+{
+    g_autoptr(VlExecutor) executor = vl_executor_new(&(VlExecutorHandlers){ 0 }, NULL);
+
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, "qemu+tcp://b/system"));
+    vl_executor_set_migration_uri(executor, "qemu+tcp://b/system", "tcp://198.19.0.2");
+    vl_executor_set_migration_uri(executor, "qemu+tcp://a/system", "tcp://[fd00::1]");
+    ck_assert_str_eq(vl_executor_get_migration_uri(executor, "qemu+tcp://b/system"),
+                     "tcp://198.19.0.2");
+    /* The same host written otherwise. */
+    ck_assert_str_eq(vl_executor_get_migration_uri(executor, "qemu+tcp://B/system/"),
+                     "tcp://198.19.0.2");
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, "qemu+tcp://c/system"));
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, NULL));
+    vl_executor_set_migration_uri(executor, "qemu+tcp://b/system", NULL);
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, "qemu+tcp://b/system"));
+    vl_executor_clear_migration_uris(executor);
+    ck_assert_ptr_null(vl_executor_get_migration_uri(executor, "qemu+tcp://a/system"));
+}
+END_TEST
+
 START_TEST(test_bring_back_needs_home_uri)
 {
     Fixture *fx = fixture_new();
@@ -767,6 +789,7 @@ executor_suite(void)
     tcase_add_test(tc, test_start_missing_domain);
     tcase_add_test(tc, test_migrate_fails);
     tcase_add_test(tc, test_migrate_hook);
+    tcase_add_test(tc, test_migration_uris);
     tcase_add_test(tc, test_bring_back_needs_home_uri);
     tcase_add_test(tc, test_not_connected);
     tcase_add_test(tc, test_incomplete_decisions);

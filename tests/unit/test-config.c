@@ -34,6 +34,7 @@ START_TEST(test_defaults)
     ck_assert(!config->dry_run);
     ck_assert_ptr_null(config->home_uri);
     ck_assert_ptr_null(config->stats_replay);
+    ck_assert_str_eq(config->container_state, VL_STATEDIR "/containers-state.json");
     ck_assert_uint_eq(config->sample_period_s, 60);
     ck_assert_uint_eq(config->n_sample_periods, 3);
     ck_assert_uint_eq(config->sample_periods[0], 1);
@@ -56,7 +57,8 @@ START_TEST(test_containers_keys)
                   "audit_log = /var/log/x/audit.jsonl\n"
                   "dry_run = true\n"
                   "home_uri = qemu+tcp://198.19.0.1/system\n"
-                  "stats_replay = /tmp/stats.rec\n", &error);
+                  "stats_replay = /tmp/stats.rec\n"
+                  "state_file = /tmp/cs.json\n", &error);
     ck_assert_msg(config != NULL, "%s", error ? error->message : "");
     ck_assert_str_eq(config->policy_dir, "/etc/x/policies.d");
     ck_assert_uint_eq(config->tick_s, 3600);
@@ -64,6 +66,7 @@ START_TEST(test_containers_keys)
     ck_assert(config->dry_run);
     ck_assert_str_eq(config->home_uri, "qemu+tcp://198.19.0.1/system");
     ck_assert_str_eq(config->stats_replay, "/tmp/stats.rec");
+    ck_assert_str_eq(config->container_state, "/tmp/cs.json");
 
     copy = vl_config_copy(config);
     ck_assert_ptr_ne(copy->stats_replay, config->stats_replay);

@@ -731,6 +731,31 @@ START_TEST(test_max_active_default)
 }
 END_TEST
 
+START_TEST(test_host_load)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlPolicy) policy = load_string(
+        "{\"containers\": [{\"name\": \"a\", \"peers\": [\"qemu+tcp://b/system\"],"
+        " \"host_load\": {\"memory\": {\"under_loaded\": 0, \"overloaded\": 100}}},"
+        " {\"name\": \"b\"}]}", &error);
+    VlContainerPolicy *c;
+
+    ck_assert_msg(policy != NULL, "%s", error ? error->message : "");
+    c = g_ptr_array_index(policy->containers, 0);
+    ck_assert(c->host_load.enabled);
+    ck_assert_uint_eq(c->host_load.hold_s, 60);
+    ck_assert(!c->host_load.indicators[VL_HOST_INDICATOR_CPU].enabled);
+    ck_assert(c->host_load.indicators[VL_HOST_INDICATOR_MEMORY].enabled);
+    ck_assert_double_eq(c->host_load.indicators[VL_HOST_INDICATOR_MEMORY].under_loaded, 0);
+    ck_assert_double_eq(c->host_load.indicators[VL_HOST_INDICATOR_MEMORY].overloaded, 100);
+    /* Absent: never moved for the host's sake. */
+    c = g_ptr_array_index(policy->containers, 1);
+    ck_assert(!c->host_load.enabled);
+    ck_assert_str_eq(vl_host_indicator_to_string(VL_HOST_INDICATOR_CPU), "cpu");
+    ck_assert_str_eq(vl_host_indicator_to_string(VL_HOST_INDICATOR_MEMORY), "memory");
+}
+END_TEST
+
 /* Bounds are inclusive where docs/policy.md says "between". */
 START_TEST(test_bounds_inclusive)
 {
@@ -812,7 +837,7 @@ START_TEST(test_shipped_examples_as_dir)
 END_TEST
 
 /* Records every key path of @value: ".a.b", "[]" for array elements and
- * "*" for the name of an indicator. */
+ * "*" for the name of an indicator (of the domains or the host). */
 static void
 collect_keys(json_object *value, const char *path, GHashTable *seen)
 {
@@ -831,7 +856,9 @@ collect_keys(json_object *value, const char *path, GHashTable *seen)
         g_autofree char *child = g_strconcat(path, ".", key, NULL);
 
         g_hash_table_add(seen, g_strdup(child));
-        if (g_str_equal(path, ".containers[].indicators") &&
+        if ((g_str_equal(path, ".containers[].indicators") ||
+             (g_str_equal(path, ".containers[].host_load") &&
+              !g_str_equal(key, "hold_s"))) &&
             !g_str_equal(key, "description")) {
             g_autofree char *any = g_strconcat(path, ".*", NULL);
 
@@ -1305,6 +1332,7 @@ policy_suite(void)
     tcase_add_test(tc, test_good_full);
     tcase_add_test(tc, test_max_active_default);
     tcase_add_test(tc, test_bounds_inclusive);
+    tcase_add_test(tc, test_host_load);
     tcase_add_test(tc, test_schema_keys_accepted);
     suite_add_tcase(s, tc);
 

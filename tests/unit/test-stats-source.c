@@ -157,6 +157,76 @@ START_TEST(test_replay_empty_samples)
 }
 END_TEST
 
+/* The host's record: counters at each sample, extrapolated beyond. */
+START_TEST(test_replay_host)
+{
+    static const char text[] =
+        "@sample 0\n"
+        "Domain: 'a'\n"
+        "  state.state=1\n"
+        "Host:\n"
+        "  cpu.kernel=1000\n"
+        "  cpu.user=3000\n"
+        "  cpu.idle=6000\n"
+        "  memory.total=1000\n"
+        "  memory.free=600\n"
+        "@sample 10\n"
+        "Host:\n"
+        "  cpu.kernel=2000\n"
+        "  cpu.user=10000\n"
+        "  cpu.idle=8000\n"
+        "  cpu.iowait=0\n"
+        "  memory.total=1000\n"
+        "  memory.free=100\n"
+        "  memory.cached=50\n"
+        "Domain: 'a'\n"
+        "  state.state=1\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlStatsSource) source = replay(text, &error);
+    g_autoptr(VlStatsBatch) b0 = NULL;
+    g_autoptr(VlStatsBatch) b1 = NULL;
+    g_autoptr(VlStatsBatch) b2 = NULL;
+
+    ck_assert_msg(source != NULL, "%s", error ? error->message : "");
+    b0 = vl_stats_source_collect(source, NULL, &error);
+    b1 = vl_stats_source_collect(source, NULL, &error);
+    b2 = vl_stats_source_collect(source, NULL, &error);
+
+    ck_assert(b0->host.cpu_known);
+    ck_assert_uint_eq(b0->host.cpu_busy_ns, 4000);
+    ck_assert_uint_eq(b0->host.cpu_total_ns, 10000);
+    ck_assert(b0->host.memory_known);
+    ck_assert_uint_eq(b0->host.memory_used_kib, 400);
+    ck_assert_int_eq(b0->host.timestamp_ns, 0);
+
+    ck_assert_uint_eq(b1->host.cpu_busy_ns, 12000);
+    ck_assert_uint_eq(b1->host.cpu_total_ns, 20000);
+    ck_assert_uint_eq(b1->host.memory_used_kib, 850);
+    ck_assert_int_eq(b1->host.timestamp_ns, 10 * G_GINT64_CONSTANT(1000000000));
+    ck_assert_uint_eq(b1->stats->len, 1);
+
+    /* Beyond: the counters go on growing as in the last interval. */
+    ck_assert_uint_eq(b2->host.cpu_busy_ns, 20000);
+    ck_assert_uint_eq(b2->host.cpu_total_ns, 30000);
+    ck_assert_uint_eq(b2->host.memory_used_kib, 850);
+    ck_assert_int_eq(b2->host.timestamp_ns, 20 * G_GINT64_CONSTANT(1000000000));
+}
+END_TEST
+
+/* A recording without a Host record: the host is unknown. */
+START_TEST(test_replay_no_host)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VlStatsSource) source = replay(two_samples, &error);
+    g_autoptr(VlStatsBatch) batch = NULL;
+
+    ck_assert_ptr_nonnull(source);
+    batch = vl_stats_source_collect(source, NULL, &error);
+    ck_assert(!batch->host.cpu_known);
+    ck_assert(!batch->host.memory_known);
+}
+END_TEST
+
 typedef struct {
     const char *text;
     const char *message;
@@ -185,7 +255,7 @@ static const BadCase bad_cases[] = {
     { "@sample nan\n",
       "rec:1: Sample time 'nan' is not a number of seconds from 0 to 1000000000" },
     { "@samples 1\n",
-      "rec:1: Expected '@sample SECONDS', 'Domain: 'NAME'' or 'FIELD=VALUE'" },
+      "rec:1: Expected '@sample SECONDS', 'Domain: 'NAME'', 'Host:' or 'FIELD=VALUE'" },
     { "@sample 0\nDomain: ''\n",
       "rec:2: A domain line must be 'Domain: 'NAME''" },
     { "@sample 0\nDomain: 'a\n",
@@ -198,8 +268,18 @@ static const BadCase bad_cases[] = {
       "a234567890123456789012345678901234567890123456789012345678901234567890123456789X=1\n",
       "rec:3: Field name 'a234567890123456789012345678901234567890123456789012345678901234567890123456789X' must be 1 to 79 characters among 'A-Z a-z 0-9 . _ -'" },
     { "@sample 0\nwhat is this\n",
-      "rec:2: Expected '@sample SECONDS', 'Domain: 'NAME'' or 'FIELD=VALUE'" },
+      "rec:2: Expected '@sample SECONDS', 'Domain: 'NAME'', 'Host:' or 'FIELD=VALUE'" },
     { "@sample 0\nDomain: 'caf\xc3'\n", "rec:2: Line is not valid UTF-8 text" },
+    { "Host:\n", "rec:1: Host before the first '@sample' line" },
+    { "@sample 0\nHost:\nHost:\n", "rec:3: Host appears twice in one sample" },
+    { "@sample 0\nHost:\nstate.state=1\n",
+      "rec:3: Host field 'state.state' must be 'cpu.NAME' or 'memory.NAME' with an unsigned integer value" },
+    { "@sample 0\nHost:\ncpu.idle=-5\n",
+      "rec:3: Host field 'cpu.idle' must be 'cpu.NAME' or 'memory.NAME' with an unsigned integer value" },
+    { "@sample 0\nHost:\nmemory.total=lots\n",
+      "rec:3: Host field 'memory.total' must be 'cpu.NAME' or 'memory.NAME' with an unsigned integer value" },
+    { "@sample 0\nHost: x\n",
+      "rec:2: Expected '@sample SECONDS', 'Domain: 'NAME'', 'Host:' or 'FIELD=VALUE'" },
 };
 
 START_TEST(test_replay_bad)
@@ -332,6 +412,8 @@ stats_source_suite(void)
     tcase_add_test(tc, test_replay_one_sample);
     tcase_add_test(tc, test_replay_empty_samples);
     tcase_add_test(tc, test_replay_files);
+    tcase_add_test(tc, test_replay_host);
+    tcase_add_test(tc, test_replay_no_host);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bad");
