@@ -122,6 +122,34 @@ real(json_object *obj, const char *key)
     return json_object_get_double(value);
 }
 
+/* What the daemon did to an outgoing migration (docs/lanes.md). */
+static void
+print_levers(json_object *levers)
+{
+    size_t n = levers ? json_object_array_length(levers) : 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        json_object *d = json_object_array_get_idx(levers, i);
+        g_autofree char *lever = NULL;
+        g_autofree char *outcome = NULL;
+        g_autofree char *why = NULL;
+        double value;
+
+        if (!json_object_is_type(d, json_type_object))
+            continue;
+        lever = text(d, "lever");
+        outcome = text(d, "outcome");
+        why = member(d, "why", json_type_string) ? text(d, "why") : g_strdup("");
+        value = real(d, "value");
+        printf("    lever %s", lever);
+        if (isfinite(value))
+            printf(" %.0f%s", value, g_str_equal(lever, "downtime") ? " ms" : " MiB/s");
+        printf(" %s at iteration %.0f, %.1f s: %s\n", outcome,
+               real(d, "iteration"), real(d, "elapsed_s"), why);
+    }
+}
+
 static void
 print_migration(json_object *m)
 {
@@ -154,6 +182,7 @@ print_migration(json_object *m)
         printf("    last migration %s: %s after %.1f s (%s)\n", direction,
                outcome, real(m, "elapsed_s"), verdict);
     }
+    print_levers(member(m, "levers", json_type_array));
 }
 
 static void

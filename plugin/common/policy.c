@@ -40,6 +40,8 @@
 #define PEERS_MAX 64
 #define LANES_PER_PEER_MAX 16
 #define BANDWIDTH_MBIT_MAX 1000000.0 /* above 0 */
+/* libvirt caps in whole MiB/s: 10 Mbit/s is 1 MiB/s once rounded down. */
+#define MAX_BANDWIDTH_MBIT_MIN 10.0
 
 #define CONTAINERS_PER_FILE_MAX 1024
 #define NAME_MAX_CHARS 64
@@ -72,7 +74,7 @@ static const char *const migration_keys[] = {
     "threshold_s", "lane_up_max_s", "migration_address", "max_lanes",
     "channels_per_lane", "max_downtime_ms", "downtime_ladder",
     "allow_auto_converge", "allow_postcopy", "incoming_lanes",
-    "when_hopeless", "peers", NULL
+    "when_hopeless", "max_bandwidth_mbit", "peers", NULL
 };
 static const char *const step_keys[] = {
     "after_iteration", "downtime_ms", NULL
@@ -870,6 +872,10 @@ parse_migration(VlJsonReader *r, json_object *obj, VlMigrationPolicy **out,
                                  &m->incoming_lanes, error) ||
         !vl_json_reader_get_enum(r, obj, "when_hopeless", VL_JSON_OPTIONAL,
                                  hopeless_names, &hopeless, error) ||
+        !vl_json_reader_get_double(r, obj, "max_bandwidth_mbit",
+                                   VL_JSON_OPTIONAL, MAX_BANDWIDTH_MBIT_MIN,
+                                   BANDWIDTH_MBIT_MAX, &m->max_bandwidth_mbit,
+                                   error) ||
         !parse_peers(r, obj, m, error))
         return FALSE;
     m->when_hopeless = hopeless;

@@ -59,6 +59,8 @@ typedef struct {
     gboolean allow_postcopy;
     gboolean incoming_lanes; /* the destination may bring lanes up */
     VlHopelessAction when_hopeless;
+    double max_bandwidth_mbit; /* cap on every outgoing migration, Mbit/s;
+                                * 0 = none (libvirt's, or the admin's) */
     GPtrArray *peers;       /* VlPeerConfig* */
 } VlMigrationPolicy;
 

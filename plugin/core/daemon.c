@@ -15,6 +15,7 @@
 #include "estimator.h"
 #include "events.h"
 #include "ipc.h"
+#include "levers.h"
 #include "metadata.h"
 #include "timestamp.h"
 #include "vl-autoptr.h"
@@ -45,6 +46,7 @@ struct _VlDaemon {
     gpointer stopped_data;
     VlContainerManager *containers;
     VlEstimator *estimator;
+    VlLevers *levers;
 };
 
 /*
@@ -1020,6 +1022,10 @@ vl_daemon_new(VlConfig *config,
                                                   log_data);
     daemon->estimator = vl_estimator_new(config, daemon->conn, daemon->domains,
                                          NULL, NULL, NULL, NULL);
+    /* Every outgoing migration, whoever started it (docs/lanes.md). */
+    daemon->levers = vl_levers_new(NULL, NULL, daemon->conn, log_func, log_data);
+    vl_levers_attach(daemon->levers,
+                     vl_estimator_get_monitor(daemon->estimator));
     return daemon;
 }
 
@@ -1032,6 +1038,7 @@ vl_daemon_free(VlDaemon *daemon)
      * drop the connection (which detaches the events), then the state. */
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
     g_clear_pointer(&daemon->containers, vl_container_manager_free);
+    g_clear_pointer(&daemon->levers, vl_levers_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
     g_clear_pointer(&daemon->estimator, vl_estimator_free);
     g_clear_pointer(&daemon->events, vl_events_free);
@@ -1112,6 +1119,7 @@ vl_daemon_start(VlDaemon *daemon, GError **error)
                                         daemon->policy, error))
         return FALSE;
     vl_estimator_set_policy(daemon->estimator, daemon->policy);
+    vl_levers_set_policy(daemon->levers, daemon->policy->migration);
 
     /* Lanes a crash left behind come down before anything is served. */
     backend = daemon->lane_backend ? g_steal_pointer(&daemon->lane_backend) :
@@ -1206,6 +1214,7 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
     vl_policy_free(daemon->policy);
     daemon->policy = g_steal_pointer(&policy);
     vl_estimator_set_policy(daemon->estimator, daemon->policy);
+    vl_levers_set_policy(daemon->levers, daemon->policy->migration);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the configuration from '%s'",
                daemon->config_path);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the policy from '%s'%s",
@@ -1290,6 +1299,8 @@ vl_daemon_status(VlDaemon *daemon)
                            vl_domain_table_to_json(daemon->domains));
     vl_estimator_add_status(daemon->estimator,
                             json_object_object_get(reply, "domains"));
+    vl_levers_add_status(daemon->levers,
+                         json_object_object_get(reply, "domains"));
     return reply;
 }
 

@@ -30,6 +30,8 @@ typedef struct {
     gboolean polling;           /* a poll is in flight or scheduled */
     guint poll_id;
     gboolean recorded;          /* its history line is written */
+    gboolean postcopy;          /* QEMU said "postcopy-..." */
+    guint downtime_limit_ms;    /* 0 = QEMU's default */
 } Entry;
 
 /* What the driver of a migration announced before starting it. */
@@ -147,6 +149,7 @@ vl_monitor_migration_to_json(const VlMonitorMigration *m)
                            json_object_new_int64(m->plan.lanes));
     json_object_object_add(obj, "links",
                            json_object_new_int64((gint64)m->plan.lanes + 1));
+    json_object_object_add(obj, "postcopy", json_object_new_boolean(m->postcopy));
     return obj;
 }
 
@@ -189,6 +192,8 @@ snapshot(const Entry *e)
     m->samples = e->samples;
     m->eta = e->result;
     m->plan = e->plan;
+    m->postcopy = e->postcopy;
+    m->downtime_limit_ms = e->downtime_limit_ms;
     return m;
 }
 
@@ -465,7 +470,11 @@ apply_stats(VlMonitor *monitor, Entry *e, const VlMonitorJobStats *stats)
     }
     e->direction = VL_MONITOR_DIRECTION_OUT;
     if (stats->has_memory) {
-        if (vl_eta_update(e->eta, &stats->sample, &error)) {
+        VlEtaSample sample = stats->sample;
+
+        if (sample.downtime_limit_ms == 0)
+            sample.downtime_limit_ms = e->downtime_limit_ms;
+        if (vl_eta_update(e->eta, &sample, &error)) {
             vl_eta_get_result(e->eta, &e->result);
             e->last = *stats;
             e->samples++;
@@ -597,7 +606,13 @@ vl_monitor_handle_qemu_migration(VlMonitor *monitor, const char *domain,
     }
     if (g_str_equal(status, "none") || g_str_equal(status, "cancelling"))
         return;
-    begin(monitor, domain);
+    e = begin(monitor, domain);
+    /* "postcopy-active", "-paused", "-recover": RAM now follows the guest,
+     * which runs on the destination; there is no way back. */
+    if (g_str_has_prefix(status, "postcopy") && !e->postcopy) {
+        e->postcopy = TRUE;
+        notify(monitor, e);
+    }
 }
 
 void
@@ -944,6 +959,16 @@ vl_monitor_is_migrating(VlMonitor *monitor, const char *domain)
     Entry *e = g_hash_table_lookup(monitor->entries, domain);
 
     return e && e->active;
+}
+
+void
+vl_monitor_set_downtime_limit(VlMonitor *monitor, const char *domain,
+                              guint ms)
+{
+    Entry *e = g_hash_table_lookup(monitor->entries, domain);
+
+    if (e && e->active)
+        e->downtime_limit_ms = ms;
 }
 
 void

@@ -100,6 +100,8 @@ typedef struct {
     guint samples;              /* job-stats samples accepted */
     VlEtaResult eta;            /* eta.reason is a static string */
     VlMonitorPlan plan;
+    gboolean postcopy;          /* QEMU reported a post-copy state */
+    guint downtime_limit_ms;    /* what the ETA assumes; 0 = QEMU's 300 */
 } VlMonitorMigration;
 
 void vl_monitor_migration_free(VlMonitorMigration *migration);
@@ -108,9 +110,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMonitorMigration, vl_monitor_migration_free)
 /*
  * {"direction", "elapsed_s", "eta_s", "verdict", "bandwidth_bps",
  *  "dirty_rate_bps", "iteration", "remaining_bytes", "active", "outcome",
- *  "reason", "predicted_total_s", "lanes", "links"}; numbers that are not known
- * (or infinite, as the ETA of a migration that does not converge) are
- * null.  Caller owns the result.
+ *  "reason", "predicted_total_s", "lanes", "links", "postcopy"}; numbers
+ * that are not known (or infinite, as the ETA of a migration that does not
+ * converge) are null.  Caller owns the result.
  */
 json_object *vl_monitor_migration_to_json(const VlMonitorMigration *migration);
 
@@ -175,6 +177,12 @@ void vl_monitor_handle_lifecycle(VlMonitor *monitor, const char *domain,
 
 /* TRUE while an incoming or outgoing migration of @domain runs. */
 gboolean vl_monitor_is_migrating(VlMonitor *monitor, const char *domain);
+
+/* Whoever changes a running migration's downtime limit says so, so that
+ * the ETA's model uses it from the next sample on (the job statistics do
+ * not report it).  Ignored when @domain is not migrating. */
+void vl_monitor_set_downtime_limit(VlMonitor *monitor, const char *domain,
+                                   guint ms);
 
 /* The lanes logic tells how a running migration is carried. */
 void vl_monitor_set_lanes(VlMonitor *monitor, const char *domain, guint lanes,

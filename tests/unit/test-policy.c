@@ -531,6 +531,7 @@ assert_migration_defaults(const VlMigrationPolicy *m)
     ck_assert(!m->allow_postcopy);
     ck_assert(m->incoming_lanes);
     ck_assert_int_eq(m->when_hopeless, VL_HOPELESS_CONTINUE);
+    ck_assert_double_eq(m->max_bandwidth_mbit, 0);
     ck_assert_ptr_nonnull(m->peers);
     ck_assert_uint_eq(m->peers->len, 0);
 }
@@ -621,6 +622,7 @@ START_TEST(test_good_full)
     ck_assert(m->allow_postcopy);
     ck_assert(!m->incoming_lanes);
     ck_assert_int_eq(m->when_hopeless, VL_HOPELESS_ABORT);
+    ck_assert_double_eq(m->max_bandwidth_mbit, 800.5);
 
     ck_assert_uint_eq(m->peers->len, 2);
     peer = g_ptr_array_index(m->peers, 0);
