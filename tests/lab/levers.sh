@@ -39,6 +39,12 @@ grep -q 'Reloaded the policy' "$log" || t_fail "host a's daemon did not reload i
 
 dom="lab levers; 'plain'"
 "$LAB/boot" "$dom" --on a --mem 512 --working-set 384 --dirty 20 >&2 || t_fail "lab/boot failed"
+# The daemon samples a guest that just booted only a minute later
+# (docs/estimator.md); without a prior dirty rate the monitor's ETA only
+# learns it from QEMU late in the job. Measure now, as the background
+# sampler would have for a guest that had run a while.
+ll_exec a "$(ll_cli)" --socket "$LL_SOCK" estimate "$dom" --measure --json >/dev/null ||
+    t_fail "virt-lanes estimate --measure failed on a"
 out=$VL_LAB_DIR/levers.out
 "$LAB/migrate" "$dom" --from a --to b --timeout 150 --verify-wait 20 >"$out" &
 pid=$!
