@@ -21,6 +21,7 @@
 #include "host-load.h"
 #include "ipc.h"
 #include "metadata.h"
+#include "migrate.h"
 #include "order.h"
 #include "policy.h"
 #include "sampler.h"
@@ -1129,15 +1130,6 @@ load_state(VlContainerManager *manager)
     }
 }
 
-/* "tcp://ADDR" ("tcp://[ADDR]" for IPv6), the QEMU migration URI of a
- * migration address. */
-static char *
-migration_uri_of(const char *address)
-{
-    return strchr(address, ':') ? g_strdup_printf("tcp://[%s]", address)
-                                : g_strdup_printf("tcp://%s", address);
-}
-
 /*
  * Where the migration stream of a container move goes: the policy's
  * migration.peers[] whose uri is a container's peer give their
@@ -1160,11 +1152,11 @@ set_migration_uris(VlExecutor *executor, const VlConfig *config,
 
         if (!peer->migration_address)
             continue;
-        uri = migration_uri_of(peer->migration_address);
+        uri = vl_migrate_uri_for_address(peer->migration_address);
         vl_executor_set_migration_uri(executor, peer->uri, uri);
     }
     if (m && m->migration_address && config->home_uri) {
-        g_autofree char *uri = migration_uri_of(m->migration_address);
+        g_autofree char *uri = vl_migrate_uri_for_address(m->migration_address);
 
         vl_executor_set_migration_uri(executor, config->home_uri, uri);
     }
