@@ -35,9 +35,6 @@
 /* How long to look for a daemon's own history record of the run. */
 #define HISTORY_WAIT_MS 1000
 #define PROGRESS_BAR_WIDTH 24
-/* With lanes, a job whose sent bytes do not grow for this long plus two
- * lane_up_max_s is aborted (and retried without lanes). */
-#define STALL_ABORT_S 10
 /* How often the daemon is asked whether it still holds the lanes, and
  * how often they are asked for again at most. */
 #define LANE_WATCH_S 2
@@ -77,6 +74,7 @@ typedef struct {
     VlMigrateResult result;     /* copied from the done callback */
     GError *result_error;
     guint links;
+    gboolean with_plan;         /* the destination XML carries a plan */
 
     /* the lanes watched while the migration runs (borrowed) */
     const VlPeerConfig *peer;
@@ -320,25 +318,6 @@ load_policy(const char *path, GError **error)
     if (g_file_test(path, G_FILE_TEST_IS_DIR))
         return vl_policy_load_dir(path, error);
     return vl_policy_load_file(path, error);
-}
-
-/* RAM the guest has never written is zero; QEMU's resident size bounds
- * what is not.  0 when unknown. */
-static double
-guess_zero_bytes(virDomainPtr dom, double memory_bytes)
-{
-    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
-    int n = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-    int i;
-
-    for (i = 0; i < n; i++) {
-        if (stats[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
-            double rss = stats[i].val * 1024.0;
-
-            return rss < memory_bytes ? memory_bytes - rss : 0;
-        }
-    }
-    return 0;
 }
 
 /* A page-sampling measurement over @period seconds, waiting with the
@@ -676,9 +655,10 @@ lane_watch(gpointer user_data)
 static gboolean
 run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
         const VlMigrateJobConfig *job_config, const char *mig_uri,
-        const char *dest_xml, const char *xml, guint channels,
-        const char *peer_name, GError **error)
+        const char *xml, const VlMigrateLanes *lanes, guint channels,
+        const VlMigrationPolicy *m, const char *peer_name, GError **error)
 {
+    g_autofree char *host = vl_migrate_host_label(g_get_host_name());
     g_autofree char *name = vl_cli_shown(run->domain);
     virTypedParameterPtr params = NULL;
     int nparams = 0;
@@ -686,8 +666,10 @@ run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
     guint watch_id = 0;
     gpointer lv;
 
-    if (!vl_migrate_build_params(settings, mig_uri, dest_xml, xml, channels,
-                                 &params, &nparams, &flags, error))
+    if (!vl_migrate_build_attempt(settings, xml, run->plan_id, host,
+                                  m->migration_address, lanes, run->links, channels,
+                                  mig_uri, &run->with_plan, &params, &nparams, &flags,
+                                  error))
         return FALSE;
     if (check_interrupted(run)) {
         g_set_error(error, VL_ERROR, VL_ERROR_FAILED,
@@ -707,7 +689,7 @@ run_job(MigrateRun *run, virDomainPtr dom, const VlMigrateSettings *settings,
     vl_migrate_job_start(run->job, on_progress, on_done, run);
     if (run->interrupted)
         vl_migrate_job_cancel(run->job, NULL);
-    if (dest_xml && run->watch_lanes && run->links > 1)
+    if (run->with_plan && run->watch_lanes)
         watch_id = g_timeout_add_seconds(LANE_WATCH_S, lane_watch, run);
     g_main_loop_run(run->loop);
     g_clear_handle_id(&watch_id, g_source_remove);
@@ -729,19 +711,15 @@ migrate_main(MigrateRun *run)
     g_autoptr(VlMigrateLanePlan) plan = NULL;
     g_autoptr(GHashTable) unavailable = NULL;
     g_autoptr(VlMigrateLanes) lanes = NULL;
-    g_autoptr(VlMigrationPlan) dest_plan = NULL;
     g_autoptr(json_object) lanes_reply = NULL;
     g_autoptr(json_object) request = NULL;
-    g_autoptr(GPtrArray) names = g_ptr_array_new();
-    g_autoptr(GArray) lane_bps = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(VlMigratePeerLinks) links = NULL;
     g_autofree char *plan_id = NULL;
     g_autofree char *xml = NULL;
-    g_autofree char *dest_xml = NULL;
     g_autofree char *mig_uri = NULL;
-    g_autofree char *host = NULL;
+    g_autofree char *base_only = NULL;
     g_autofree char *name = vl_cli_shown(run->domain);
     g_autofree guint64 *tx_before = NULL;
-    double learned[VL_PLAN_LANES_MAX + 1];
     VlMigrationPolicy *m;
     VlPeerConfig *peer;
     VlMigratePlanInput in;
@@ -773,18 +751,9 @@ migrate_main(MigrateRun *run)
         fail_msg("%s", error->message);
         return 1;
     }
-    /* The policy's max_lanes counts lanes besides the base path, as the
-     * daemon's "lanes-up" does; the plan counts links. */
-    max_links = 1 + (run->max_lanes >= 0 ? (guint)run->max_lanes : m->max_lanes);
-    max_links = MIN(max_links, peer->lanes->len + 1);
-    if (!peer->migration_address) {
-        warn("Peer '%s' has no migration_address in the policy: no lanes, libvirt picks the migration address",
-             peer->name);
-        max_links = 1;
-    } else if (!m->migration_address) {
-        warn("The policy sets no migration_address for this host: the destination cannot route lanes back, so no lanes");
-        max_links = 1;
-    }
+    max_links = vl_migrate_max_links(m, peer, run->max_lanes, &base_only);
+    if (base_only)
+        warn("%s", base_only);
 
     /* The guest. */
     if (!(conn = virConnectOpen(run->opts->uri))) {
@@ -808,7 +777,7 @@ migrate_main(MigrateRun *run)
         return 1;
     }
     memory_bytes = info.memory * 1024.0;
-    zero_bytes = guess_zero_bytes(dom, memory_bytes);
+    zero_bytes = vl_migrate_guess_zero_bytes(dom, memory_bytes);
 
     /* A daemon that samples dirty rates in the background knows them
      * already (and the guest's zero RAM better than RSS tells). */
@@ -845,17 +814,9 @@ migrate_main(MigrateRun *run)
     }
 
     /* What earlier migrations learned. */
-    for (i = 0; i < G_N_ELEMENTS(learned); i++)
-        learned[i] = NAN;
-    if (!run->no_history) {
-        if (!(history = vl_history_load(run->history_path, &error))) {
-            warn("%s", error->message);
-            g_clear_error(&error);
-        } else {
-            /* learned[i]: over i lanes besides the base path, i + 1 links. */
-            for (i = 0; i < G_N_ELEMENTS(learned); i++)
-                vl_history_learned_bps(history, i, 0, &learned[i]);
-        }
+    if (!run->no_history && !(history = vl_history_load(run->history_path, &error))) {
+        warn("%s", error->message);
+        g_clear_error(&error);
     }
 
     /* Which lanes could come up at all. */
@@ -868,51 +829,31 @@ migrate_main(MigrateRun *run)
         g_clear_error(&error);
     }
     unavailable = vl_migrate_unavailable_lanes(lanes_reply, peer);
-    for (i = 0; i < peer->lanes->len; i++) {
+    for (i = 0; i < peer->lanes->len && !run->json; i++) {
         const VlLaneConfig *lane = g_ptr_array_index(peer->lanes, i);
         const char *why = g_hash_table_lookup(unavailable, lane->interface);
-        double bps = lane->bandwidth_mbit * 1e6 / 8;
 
-        if (why) {
-            if (!run->json)
-                printf("Lane '%s' cannot come up: %s\n", lane->interface, why);
-            continue;
-        }
-        g_ptr_array_add(names, lane->interface);
-        g_array_append_val(lane_bps, bps);
+        if (why)
+            printf("Lane '%s' cannot come up: %s\n", lane->interface, why);
     }
-
-    /* The base path's rate. */
-    if (peer->base_bandwidth_mbit > 0) {
-        base_bps = peer->base_bandwidth_mbit * 1e6 / 8;
-    } else if (isfinite(learned[0])) {
-        base_bps = learned[0] / VL_MIGRATE_EFFICIENCY;
-    } else if (peer->lanes->len > 0) {
+    links = vl_migrate_peer_links_new(peer, unavailable, history);
+    base_bps = links->base_bps;
+    if (links->base_source == VL_MIGRATE_BASE_FIRST_LANE && !run->json) {
         const VlLaneConfig *first = g_ptr_array_index(peer->lanes, 0);
 
-        base_bps = first->bandwidth_mbit * 1e6 / 8;
-        if (!run->json)
-            printf("Peer '%s' declares no base_bandwidth_mbit: assuming the base path is as fast as '%s' (%g Mbit/s)\n",
-                   peer->name, first->interface, first->bandwidth_mbit);
+        printf("Peer '%s' declares no base_bandwidth_mbit: assuming the base path is as fast as '%s' (%g Mbit/s)\n",
+               peer->name, first->interface, first->bandwidth_mbit);
     }
 
-    vl_migrate_plan_input_init(&in);
+    vl_migrate_plan_input_from_policy(&in, m, links, max_links);
     in.memory_bytes = memory_bytes;
     in.zero_bytes = zero_bytes;
     in.dirty_rate_bps = dirty_bps;
-    in.base_bps = base_bps;
-    in.lane_names = (const char *const *)names->pdata;
-    in.lane_bps = (const double *)lane_bps->data;
-    in.n_lanes = names->len;
-    in.learned_bps = learned;
-    in.n_learned = G_N_ELEMENTS(learned);
-    in.max_links = max_links;
-    in.channels_per_link = m->channels_per_lane;
     in.requested_channels = run->parallel_connections;
-    in.threshold_s = run->threshold_s > 0 ? run->threshold_s : m->threshold_s;
-    in.lane_up_s = m->lane_up_max_s;
-    in.max_downtime_s = (run->max_downtime_ms ? run->max_downtime_ms :
-                         m->max_downtime_ms) / 1000.0;
+    if (run->threshold_s > 0)
+        in.threshold_s = run->threshold_s;
+    if (run->max_downtime_ms)
+        in.max_downtime_s = run->max_downtime_ms / 1000.0;
     in.bandwidth_cap_bps = run->bandwidth_mib * MIB;
 
     if (base_bps > 0) {
@@ -1052,13 +993,6 @@ migrate_main(MigrateRun *run)
         vl_error_set_from_virt(&error, "Failed to read the XML of '%s'", name);
         goto out;
     }
-    if (lanes && run->links > 1) {
-        host = vl_migrate_host_label(g_get_host_name());
-        dest_plan = vl_migrate_build_plan(plan_id, host, m->migration_address, lanes,
-                                          channels);
-        if (!(dest_xml = vl_migrate_build_dest_xml(xml, dest_plan, &error)))
-            goto out;
-    }
     if (peer->migration_address)
         mig_uri = vl_migrate_uri_for_address(peer->migration_address);
     vl_migrate_settings_init(&settings);
@@ -1075,7 +1009,7 @@ migrate_main(MigrateRun *run)
     /* Setup, the destination's lanes (at most 2.5 s) and TCP's first SYN
      * retries fit in this; a channel on a lane the destination did not
      * bring up never moves. */
-    job_config.stall_abort_s = run->links > 1 ? STALL_ABORT_S + 2 * m->lane_up_max_s : 0;
+    job_config.stall_abort_s = run->links > 1 ? VL_MIGRATE_STALL_ABORT_S + 2 * m->lane_up_max_s : 0;
 
     tx_before = g_new0(guint64, lanes ? lanes->up->len + 1 : 1);
     for (i = 0; lanes && i < lanes->up->len; i++) {
@@ -1097,7 +1031,7 @@ migrate_main(MigrateRun *run)
     run->watch_lanes = lanes;
     run->plan_id = plan_id;
     run->lane_up_max_s = m->lane_up_max_s;
-    if (!run_job(run, dom, &settings, &job_config, mig_uri, dest_xml, xml, channels,
+    if (!run_job(run, dom, &settings, &job_config, mig_uri, xml, lanes, channels, m,
                  peer->name, &error))
         goto out;
 
@@ -1110,7 +1044,6 @@ migrate_main(MigrateRun *run)
              run->links, run->result_error->message);
         lanes_down(run, plan_id, m->lane_up_max_s, FALSE);
         lanes_requested = FALSE;
-        g_clear_pointer(&dest_plan, vl_migration_plan_free);
         run->watch_lanes = NULL;
         g_clear_pointer(&lanes, vl_migrate_lanes_free);
         g_clear_error(&run->result_error);
@@ -1123,7 +1056,7 @@ migrate_main(MigrateRun *run)
 
             predicted_s = base->estimate.total_time_s;
         }
-        if (!run_job(run, dom, &settings, &job_config, mig_uri, NULL, xml, channels,
+        if (!run_job(run, dom, &settings, &job_config, mig_uri, xml, NULL, channels, m,
                      peer->name, &error))
             goto out;
     }
@@ -1146,7 +1079,7 @@ migrate_main(MigrateRun *run)
         lanes_down(run, plan_id, m->lane_up_max_s, FALSE);
         lanes_requested = FALSE;
     }
-    if (ret == 0 && dest_plan &&
+    if (ret == 0 && run->with_plan &&
         !vl_migrate_clear_dest_plan(run->dest_uri, uuid, &error)) {
         warn("%s", error->message);
         g_clear_error(&error);

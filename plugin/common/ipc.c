@@ -610,6 +610,44 @@ vl_ipc_recv_line(int fd, gint64 deadline, GError **error)
     }
 }
 
+/* The reply envelope of one line from the daemon, checked. */
+static json_object *
+vl_ipc_reply_parse(const char *line, gsize len, GError **error)
+{
+    g_autoptr(json_object) reply = NULL;
+    g_autoptr(GError) local = NULL;
+    json_object *ok = NULL;
+    json_object *err = NULL;
+
+    reply = vl_ipc_message_parse(line, len, &local);
+    if (!reply) {
+        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
+                    "Invalid reply from the daemon: %s", local->message);
+        return NULL;
+    }
+    if (g_strcmp0(vl_ipc_message_get_type(reply), "reply") != 0) {
+        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
+                    "Invalid reply from the daemon: 'type' is not 'reply'");
+        return NULL;
+    }
+    if (!json_object_object_get_ex(reply, "ok", &ok) ||
+        !json_object_is_type(ok, json_type_boolean)) {
+        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
+                    "Invalid reply from the daemon: no boolean 'ok'");
+        return NULL;
+    }
+    if (!json_object_get_boolean(ok) &&
+        (!json_object_object_get_ex(reply, "error", &err) ||
+         !json_object_is_type(err, json_type_string))) {
+        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
+                    "Invalid reply from the daemon: no string 'error' in an error reply");
+        return NULL;
+    }
+
+    /* An error reply ("ok": false) is a valid reply: the caller reads it. */
+    return g_steal_pointer(&reply);
+}
+
 json_object *
 vl_ipc_call(const char *socket_path,
             json_object *request,
@@ -620,10 +658,6 @@ vl_ipc_call(const char *socket_path,
     g_auto(VlFd) fd = -1;
     g_autofree char *line = NULL;
     g_autoptr(GByteArray) reply_line = NULL;
-    g_autoptr(json_object) reply = NULL;
-    g_autoptr(GError) local = NULL;
-    json_object *ok = NULL;
-    json_object *err = NULL;
     gsize len = 0;
 
     g_return_val_if_fail(socket_path != NULL, NULL);
@@ -651,34 +685,8 @@ vl_ipc_call(const char *socket_path,
         !(reply_line = vl_ipc_recv_line(fd, deadline, error)))
         return NULL;
 
-    reply = vl_ipc_message_parse((const char *) reply_line->data,
-                                 reply_line->len, &local);
-    if (!reply) {
-        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
-                    "Invalid reply from the daemon: %s", local->message);
-        return NULL;
-    }
-    if (g_strcmp0(vl_ipc_message_get_type(reply), "reply") != 0) {
-        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
-                    "Invalid reply from the daemon: 'type' is not 'reply'");
-        return NULL;
-    }
-    if (!json_object_object_get_ex(reply, "ok", &ok) ||
-        !json_object_is_type(ok, json_type_boolean)) {
-        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
-                    "Invalid reply from the daemon: no boolean 'ok'");
-        return NULL;
-    }
-    if (!json_object_get_boolean(ok) &&
-        (!json_object_object_get_ex(reply, "error", &err) ||
-         !json_object_is_type(err, json_type_string))) {
-        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
-                    "Invalid reply from the daemon: no string 'error' in an error reply");
-        return NULL;
-    }
-
-    /* An error reply ("ok": false) is a valid reply: the caller reads it. */
-    return g_steal_pointer(&reply);
+    return vl_ipc_reply_parse((const char *) reply_line->data,
+                              reply_line->len, error);
 }
 
 /* ---- server ------------------------------------------------------------ */
@@ -747,12 +755,17 @@ struct _VlIpcServer {
     GList *conns;               /* (element-type VlIpcConn): one ref each */
 };
 
+typedef struct _VlIpcLocalCall VlIpcLocalCall;
+
 struct _VlIpcRequest {
-    VlIpcConn *conn;            /* one ref */
+    VlIpcConn *conn;            /* one ref; NULL for a local request */
+    VlIpcLocalCall *local;      /* one ref; NULL for a socket request */
     json_object *msg;
     pid_t pid;
     uid_t uid;
 };
+
+static void vl_ipc_local_answer(VlIpcRequest *request, json_object *reply);
 
 static void
 vl_ipc_conn_unref(VlIpcConn *conn)
@@ -1002,6 +1015,10 @@ vl_ipc_request_reply(VlIpcRequest *request, json_object *reply)
     g_return_if_fail(request != NULL);
     g_return_if_fail(reply != NULL);
 
+    if (request->local) {
+        vl_ipc_local_answer(request, reply);
+        return;
+    }
     conn = request->conn;
     if (conn->fd >= 0) {
         vl_ipc_conn_queue(conn, reply);
@@ -1151,4 +1168,210 @@ vl_ipc_server_free(VlIpcServer *server)
         g_main_context_unref(server->context);
     g_free(server->path);
     g_free(server);
+}
+
+/* ---- in-process client ---------------------------------------------------- */
+
+struct _VlIpcLocal {
+    gint refs;
+    GMainContext *context;
+    VlIpcHandler handler;
+    gpointer user_data;
+    gboolean closed;            /* main context only */
+    guint pending;              /* main context only */
+};
+
+/* One call: the waiting thread and the main context each hold a
+ * reference (the main context's passes to the request). */
+struct _VlIpcLocalCall {
+    gint refs;
+    VlIpcLocal *local;          /* one ref */
+    char *line;                 /* the request, one line */
+    gsize len;
+    GMutex lock;
+    GCond cond;
+    gboolean done;              /* under lock */
+    char *reply_line;           /* under lock */
+    gsize reply_len;
+};
+
+VlIpcLocal *
+vl_ipc_local_new(VlIpcHandler handler, gpointer user_data)
+{
+    VlIpcLocal *local = NULL;
+
+    g_return_val_if_fail(handler != NULL, NULL);
+
+    local = g_new0(VlIpcLocal, 1);
+    local->refs = 1;
+    local->context = g_main_context_ref_thread_default();
+    local->handler = handler;
+    local->user_data = user_data;
+    return local;
+}
+
+VlIpcLocal *
+vl_ipc_local_ref(VlIpcLocal *local)
+{
+    g_return_val_if_fail(local != NULL, NULL);
+    g_atomic_int_inc(&local->refs);
+    return local;
+}
+
+void
+vl_ipc_local_unref(VlIpcLocal *local)
+{
+    if (!local || !g_atomic_int_dec_and_test(&local->refs))
+        return;
+    g_main_context_unref(local->context);
+    g_free(local);
+}
+
+void
+vl_ipc_local_close(VlIpcLocal *local)
+{
+    g_return_if_fail(local != NULL);
+    local->closed = TRUE;
+}
+
+guint
+vl_ipc_local_get_pending(VlIpcLocal *local)
+{
+    g_return_val_if_fail(local != NULL, 0);
+    return local->pending;
+}
+
+static void
+vl_ipc_local_call_unref(gpointer data)
+{
+    VlIpcLocalCall *call = data;
+
+    if (!call || !g_atomic_int_dec_and_test(&call->refs))
+        return;
+    vl_ipc_local_unref(call->local);
+    g_mutex_clear(&call->lock);
+    g_cond_clear(&call->cond);
+    g_free(call->line);
+    g_free(call->reply_line);
+    g_free(call);
+}
+
+/* Hands @reply (borrowed) to the waiting thread, as one line. */
+static void
+vl_ipc_local_finish(VlIpcLocalCall *call, json_object *reply)
+{
+    gsize len = 0;
+    char *line = vl_ipc_message_to_line(reply, &len);
+
+    g_mutex_lock(&call->lock);
+    call->reply_line = line;
+    call->reply_len = len;
+    call->done = TRUE;
+    g_cond_broadcast(&call->cond);
+    g_mutex_unlock(&call->lock);
+}
+
+static void
+vl_ipc_local_answer(VlIpcRequest *request, json_object *reply)
+{
+    VlIpcLocalCall *call = request->local;
+
+    vl_ipc_local_finish(call, reply);
+    call->local->pending--;
+    json_object_put(reply);
+    json_object_put(request->msg);
+    vl_ipc_local_call_unref(call);
+    g_free(request);
+}
+
+/* On the main context: what the server does with a line it read. */
+static gboolean
+vl_ipc_local_dispatch(gpointer data)
+{
+    VlIpcLocalCall *call = data;
+    VlIpcLocal *local = call->local;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) refusal = NULL;
+    VlIpcRequest *request = NULL;
+    json_object *msg = NULL;
+
+    if (local->closed) {
+        refusal = vl_ipc_reply_new_error("The daemon is shutting down");
+        vl_ipc_local_finish(call, refusal);
+        return G_SOURCE_REMOVE;
+    }
+    msg = vl_ipc_message_parse(call->line, call->len, &error);
+    if (!msg) {
+        refusal = vl_ipc_reply_new_error("%s", error->message);
+        vl_ipc_local_finish(call, refusal);
+        return G_SOURCE_REMOVE;
+    }
+    request = g_new0(VlIpcRequest, 1);
+    g_atomic_int_inc(&call->refs);
+    request->local = call;
+    request->msg = msg;
+    request->pid = getpid();
+    request->uid = geteuid();
+    local->pending++;
+    local->handler(request, local->user_data);
+    return G_SOURCE_REMOVE;
+}
+
+json_object *
+vl_ipc_local_call(VlIpcLocal *local, json_object *request, guint timeout_ms,
+                  GError **error)
+{
+    g_autoptr(GSource) source = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *reply_line = NULL;
+    VlIpcLocalCall *call = NULL;
+    gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+    const char *type = vl_ipc_message_get_type(request);
+    gsize len = 0;
+    gsize reply_len = 0;
+    gboolean done;
+
+    g_return_val_if_fail(local != NULL && request != NULL, NULL);
+    g_return_val_if_fail(!g_main_context_is_owner(local->context), NULL);
+
+    line = vl_ipc_message_to_line(request, &len);
+    if (len > VL_IPC_MAX_MESSAGE) {
+        g_set_error(error, VL_ERROR, VL_ERROR_IPC,
+                    "Request of %zu bytes exceeds the limit of %d bytes",
+                    (size_t) len, VL_IPC_MAX_MESSAGE);
+        return NULL;
+    }
+    call = g_new0(VlIpcLocalCall, 1);
+    call->refs = 2;
+    call->local = vl_ipc_local_ref(local);
+    call->line = g_steal_pointer(&line);
+    /* Without the newline, as the server hands a line to the parser. */
+    call->len = len - 1;
+    g_mutex_init(&call->lock);
+    g_cond_init(&call->cond);
+
+    source = g_idle_source_new();
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, vl_ipc_local_dispatch, call,
+                          vl_ipc_local_call_unref);
+    g_source_attach(source, local->context);
+
+    g_mutex_lock(&call->lock);
+    while (!call->done && g_cond_wait_until(&call->cond, &call->lock, deadline))
+        ;
+    done = call->done;
+    if (done) {
+        reply_line = g_steal_pointer(&call->reply_line);
+        reply_len = call->reply_len;
+    }
+    g_mutex_unlock(&call->lock);
+    vl_ipc_local_call_unref(call);
+
+    if (!done) {
+        g_set_error(error, VL_ERROR, VL_ERROR_TIMEOUT,
+                    "The daemon did not answer '%s' within %u ms",
+                    type ? type : "?", timeout_ms);
+        return NULL;
+    }
+    return vl_ipc_reply_parse(reply_line, reply_len > 0 ? reply_len - 1 : 0, error);
 }

@@ -121,7 +121,8 @@ typedef void (*VlIpcHandler)(VlIpcRequest *request, gpointer user_data);
 /* The parsed request (borrowed). */
 json_object *vl_ipc_request_get_message(VlIpcRequest *request);
 
-/* Credentials of the peer, from SO_PEERCRED. */
+/* Credentials of the peer, from SO_PEERCRED (this process for a
+ * VlIpcLocal request). */
 pid_t vl_ipc_request_get_peer_pid(VlIpcRequest *request);
 uid_t vl_ipc_request_get_peer_uid(VlIpcRequest *request);
 
@@ -146,5 +147,53 @@ VlIpcServer *vl_ipc_server_new(const char *socket_path,
                                GError **error);
 void vl_ipc_server_free(VlIpcServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlIpcServer, vl_ipc_server_free)
+
+/* ---- in-process client: the daemon's own worker threads --------------- */
+
+/*
+ * VlIpcLocal hands requests from other threads of the daemon to its
+ * handler on the main context, as if they came over the socket: the
+ * request is serialised and parsed again (the same envelope checks, no
+ * json_object shared between threads), the handler replies with
+ * vl_ipc_request_reply() now or later, and the caller gets the reply
+ * validated as vl_ipc_call() validates it.  Nothing blocks the main
+ * loop: only the calling thread waits.
+ */
+typedef struct _VlIpcLocal VlIpcLocal;
+
+/**
+ * vl_ipc_local_new:
+ * @handler: called on the thread-default main context of the caller of
+ *           this function (the daemon's main loop)
+ *
+ * Returns: (transfer full): a reference; vl_ipc_local_close() when the
+ * handler's owner goes away, vl_ipc_local_unref() to drop it.
+ */
+VlIpcLocal *vl_ipc_local_new(VlIpcHandler handler, gpointer user_data);
+VlIpcLocal *vl_ipc_local_ref(VlIpcLocal *local);
+void vl_ipc_local_unref(VlIpcLocal *local);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlIpcLocal, vl_ipc_local_unref)
+
+/* On the main context: the handler is never called again; calls not
+ * dispatched yet and later ones fail with VL_ERROR_IPC. */
+void vl_ipc_local_close(VlIpcLocal *local);
+
+/* On the main context: whether a request of this local client is
+ * waiting to be handled or answered (for tests). */
+guint vl_ipc_local_get_pending(VlIpcLocal *local);
+
+/**
+ * vl_ipc_local_call:
+ * @request: (transfer none): the request
+ * @timeout_ms: how long the calling thread waits for the reply
+ * @error: (out) (optional): VL_ERROR_IPC (closed, invalid reply) or
+ *         VL_ERROR_TIMEOUT
+ *
+ * Any thread but the one running the main context (that would wait for
+ * itself).  A reply that comes after the timeout is dropped.
+ * Returns: (transfer full): the validated reply envelope, or NULL
+ */
+json_object *vl_ipc_local_call(VlIpcLocal *local, json_object *request,
+                               guint timeout_ms, GError **error);
 
 G_END_DECLS

@@ -279,6 +279,50 @@ vl_migration_policy_free(VlMigrationPolicy *migration)
     g_free(migration);
 }
 
+static gpointer
+lane_config_copy(gconstpointer src, gpointer data G_GNUC_UNUSED)
+{
+    const VlLaneConfig *lane = src;
+    VlLaneConfig *copy = vl_lane_config_new();
+
+    copy->interface = g_strdup(lane->interface);
+    copy->address = g_strdup(lane->address);
+    copy->peer_address = g_strdup(lane->peer_address);
+    copy->bandwidth_mbit = lane->bandwidth_mbit;
+    return copy;
+}
+
+static gpointer
+peer_config_copy(gconstpointer src, gpointer data G_GNUC_UNUSED)
+{
+    const VlPeerConfig *peer = src;
+    VlPeerConfig *copy = g_new0(VlPeerConfig, 1);
+
+    copy->name = g_strdup(peer->name);
+    copy->uri = g_strdup(peer->uri);
+    copy->migration_address = g_strdup(peer->migration_address);
+    copy->base_bandwidth_mbit = peer->base_bandwidth_mbit;
+    copy->lanes = g_ptr_array_copy(peer->lanes, lane_config_copy, NULL);
+    g_ptr_array_set_free_func(copy->lanes, (GDestroyNotify) vl_lane_config_free);
+    return copy;
+}
+
+VlMigrationPolicy *
+vl_migration_policy_copy(const VlMigrationPolicy *migration)
+{
+    VlMigrationPolicy *copy = NULL;
+
+    g_return_val_if_fail(migration != NULL, NULL);
+
+    copy = g_new0(VlMigrationPolicy, 1);
+    *copy = *migration;
+    copy->migration_address = g_strdup(migration->migration_address);
+    copy->downtime_ladder = g_array_copy(migration->downtime_ladder);
+    copy->peers = g_ptr_array_copy(migration->peers, peer_config_copy, NULL);
+    g_ptr_array_set_free_func(copy->peers, (GDestroyNotify) vl_peer_config_free);
+    return copy;
+}
+
 VlAffinity *
 vl_affinity_new(void)
 {

@@ -168,6 +168,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlPeerConfig, vl_peer_config_free)
 VlMigrationPolicy *vl_migration_policy_new(void);
 void vl_migration_policy_free(VlMigrationPolicy *migration);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMigrationPolicy, vl_migration_policy_free)
+/* A deep copy (transfer full), for a thread that outlives a reload. */
+VlMigrationPolicy *vl_migration_policy_copy(const VlMigrationPolicy *migration);
 
 VlAffinity *vl_affinity_new(void);
 void vl_affinity_free(VlAffinity *affinity);

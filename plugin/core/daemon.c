@@ -17,6 +17,7 @@
 #include "ipc.h"
 #include "levers.h"
 #include "metadata.h"
+#include "mover.h"
 #include "timestamp.h"
 #include "vl-autoptr.h"
 #include "vl-error.h"
@@ -47,6 +48,8 @@ struct _VlDaemon {
     VlContainerManager *containers;
     VlEstimator *estimator;
     VlLevers *levers;
+    VlIpcLocal *local;              /* the daemon's own threads' requests */
+    VlMover *mover;                 /* container moves, over lanes */
 };
 
 /*
@@ -995,6 +998,7 @@ vl_daemon_new(VlConfig *config,
               gpointer log_data)
 {
     VlDaemon *daemon = g_new0(VlDaemon, 1);
+    VlMoverConfig mover_config;
     VlConnOptions options;
     VlConnHandlers handlers = {
         .connected = on_connected,
@@ -1026,6 +1030,21 @@ vl_daemon_new(VlConfig *config,
     daemon->levers = vl_levers_new(NULL, NULL, daemon->conn, log_func, log_data);
     vl_levers_attach(daemon->levers,
                      vl_estimator_get_monitor(daemon->estimator));
+
+    /* Container moves go through the lanes capability, asking this
+     * daemon's own handlers from the executor's threads. */
+    daemon->local = vl_ipc_local_new(on_request, daemon);
+    vl_mover_config_init(&mover_config);
+    mover_config.call = vl_migrate_daemon_call_local;
+    mover_config.call_data = vl_ipc_local_ref(daemon->local);
+    mover_config.call_data_free = (GDestroyNotify) vl_ipc_local_unref;
+    mover_config.log_func = log_func;
+    mover_config.log_data = log_data;
+    daemon->mover = vl_mover_new(&mover_config);
+    vl_executor_set_migrate_func_full(vl_container_manager_get_executor(daemon->containers),
+                                      vl_mover_migrate, vl_mover_ref(daemon->mover),
+                                      (GBoxedCopyFunc) vl_mover_ref,
+                                      (GDestroyNotify) vl_mover_unref);
     return daemon;
 }
 
@@ -1035,9 +1054,15 @@ vl_daemon_free(VlDaemon *daemon)
     if (!daemon)
         return;
     /* Reverse order of start: stop serving (removes the socket), then
-     * drop the connection (which detaches the events), then the state. */
+     * drop the connection (which detaches the events), then the state.
+     * A container move still running in an abandoned thread is aborted
+     * and finds the daemon gone. */
     g_clear_pointer(&daemon->server, vl_ipc_server_free);
+    vl_ipc_local_close(daemon->local);
+    vl_mover_cancel(daemon->mover);
     g_clear_pointer(&daemon->containers, vl_container_manager_free);
+    g_clear_pointer(&daemon->mover, vl_mover_unref);
+    g_clear_pointer(&daemon->local, vl_ipc_local_unref);
     g_clear_pointer(&daemon->levers, vl_levers_free);
     g_clear_pointer(&daemon->conn, vl_conn_free);
     g_clear_pointer(&daemon->estimator, vl_estimator_free);
@@ -1120,6 +1145,8 @@ vl_daemon_start(VlDaemon *daemon, GError **error)
         return FALSE;
     vl_estimator_set_policy(daemon->estimator, daemon->policy);
     vl_levers_set_policy(daemon->levers, daemon->policy->migration);
+    vl_mover_configure(daemon->mover, daemon->policy->migration, config->home_uri,
+                       config->history_file);
 
     /* Lanes a crash left behind come down before anything is served. */
     backend = daemon->lane_backend ? g_steal_pointer(&daemon->lane_backend) :
@@ -1215,6 +1242,8 @@ vl_daemon_reload(VlDaemon *daemon, GError **error)
     daemon->policy = g_steal_pointer(&policy);
     vl_estimator_set_policy(daemon->estimator, daemon->policy);
     vl_levers_set_policy(daemon->levers, daemon->policy->migration);
+    vl_mover_configure(daemon->mover, daemon->policy->migration,
+                       daemon->config->home_uri, daemon->config->history_file);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the configuration from '%s'",
                daemon->config_path);
     daemon_log(daemon, G_LOG_LEVEL_MESSAGE, "Reloaded the policy from '%s'%s",
@@ -1261,6 +1290,9 @@ vl_daemon_stop(VlDaemon *daemon, VlDaemonStoppedFunc done, gpointer user_data)
     daemon->stopping = TRUE;
     daemon->stopped_func = done;
     daemon->stopped_data = user_data;
+    /* A container move in flight is aborted before its lanes go: its
+     * guest keeps running here. */
+    vl_mover_cancel(daemon->mover);
     if (!daemon->lanes) {
         g_idle_add(stopped_idle, daemon);
         return;

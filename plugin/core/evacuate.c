@@ -1180,11 +1180,6 @@ vl_evacuate_run_to_json(const VlEvacuateRun *run)
 
 /* ---- the mover: the migration driver ------------------------------------ */
 
-/* A job over lanes whose sent bytes stop growing for this long plus two
- * lane_up_max_s is aborted, as "virt-lanes migrate" does: a channel
- * steered onto a lane the destination did not bring up never moves. */
-#define STALL_ABORT_S 10
-
 struct _VlEvacuateMigrator {
     VlEvacuateMigratorConfig config;
     char *dest_uri;
@@ -1575,8 +1570,6 @@ start_job(MigrateMove *mm, gboolean use_lanes)
 {
     VlEvacuateMigrator *m = mm->m;
     const VlMigrationPolicy *pol = m->config.migration;
-    g_autoptr(VlMigrationPlan) plan = NULL;
-    g_autofree char *dest_xml = NULL;
     g_autoptr(GString) up = g_string_new(NULL);
     GError *error = NULL;
     VlMigrateSettings settings;
@@ -1592,27 +1585,19 @@ start_job(MigrateMove *mm, gboolean use_lanes)
     mm->links = use_lanes && mm->lanes ? vl_migrate_lanes_get_links(mm->lanes) : 1;
     channels = vl_migrate_channels_for(mm->links, per_link, 0);
     mm->with_plan = FALSE;
-    if (mm->links > 1) {
-        plan = vl_migrate_build_plan(mm->plan_id, m->host_label,
-                                     pol ? pol->migration_address : NULL,
-                                     mm->lanes, channels);
-        dest_xml = vl_migrate_build_dest_xml(mm->xml, plan, &error);
-        if (!dest_xml) {
-            fail_move(mm, error);
-            return;
-        }
-        mm->with_plan = TRUE;
-        for (i = 0; i < mm->lanes->up->len; i++) {
-            const VlLaneConfig *lane = g_ptr_array_index(mm->lanes->up, i);
-
-            g_string_append_printf(up, "%s%s", i ? ", " : "", lane->interface);
-        }
-    }
     vl_migrate_settings_init(&settings);
-    if (!vl_migrate_build_params(&settings, m->migrate_uri, dest_xml, mm->xml,
-                                 channels, &params, &nparams, &flags, &error)) {
+    if (!vl_migrate_build_attempt(&settings, mm->xml, mm->plan_id, m->host_label,
+                                  pol ? pol->migration_address : NULL,
+                                  use_lanes ? mm->lanes : NULL, mm->links, channels,
+                                  m->migrate_uri, &mm->with_plan, &params, &nparams,
+                                  &flags, &error)) {
         fail_move(mm, error);
         return;
+    }
+    for (i = 0; mm->links > 1 && i < mm->lanes->up->len; i++) {
+        const VlLaneConfig *lane = g_ptr_array_index(mm->lanes->up, i);
+
+        g_string_append_printf(up, "%s%s", i ? ", " : "", lane->interface);
     }
     if (m->config.job_data_new)
         mm->job_data = m->config.job_data_new(m->config.job_user_data, mm->dom,
@@ -1627,7 +1612,7 @@ start_job(MigrateMove *mm, gboolean use_lanes)
     if (pol) {
         job_config.max_downtime_ms = pol->max_downtime_ms;
         job_config.stall_abort_s = mm->links > 1 ?
-            STALL_ABORT_S + 2 * pol->lane_up_max_s : 0;
+            VL_MIGRATE_STALL_ABORT_S + 2 * pol->lane_up_max_s : 0;
     }
     if (mm->links > 1)
         note(mm, "%u links (the base path and %s), %u multifd channels",

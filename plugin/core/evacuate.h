@@ -465,12 +465,8 @@ gboolean vl_evacuate_run_succeeded(const VlEvacuateRun *run);
  */
 typedef struct _VlEvacuateMigrator VlEvacuateMigrator;
 
-/* Makes the job's ops data for one move (the real one wraps
- * vl_migrate_libvirt_new()); @params: (transfer full). */
-typedef gpointer (*VlEvacuateJobDataNew)(gpointer user_data, virDomainPtr dom,
-                                         const char *dest_uri,
-                                         virTypedParameterPtr params,
-                                         int nparams, unsigned int flags);
+/* Makes the job's ops data for one move (migrate.h). */
+typedef VlMigrateJobDataNew VlEvacuateJobDataNew;
 
 typedef struct {
     virConnectPtr conn;         /* the source; a reference is taken */

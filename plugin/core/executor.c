@@ -62,6 +62,8 @@ struct _VlExecutor {
     char *home_uri;
     VlExecutorMigrateFunc migrate_func;
     gpointer migrate_data;
+    GBoxedCopyFunc migrate_data_ref;    /* nullable: data is borrowed */
+    GDestroyNotify migrate_data_unref;
     GHashTable *migration_uris;     /* libvirt URI -> QEMU migration URI */
 };
 
@@ -102,6 +104,7 @@ typedef struct {
     char *home_uri;
     VlExecutorMigrateFunc migrate_func;
     gpointer migrate_data;
+    GDestroyNotify migrate_data_unref;  /* nullable: data is borrowed */
     char *migration_uri;            /* nullable: for the default migrate */
     char *template_name;
     char *container;
@@ -135,6 +138,8 @@ call_free(Call *call)
     g_free(call->domain);
     g_free(call->peer);
     g_free(call->home_uri);
+    if (call->migrate_data_unref)
+        call->migrate_data_unref(call->migrate_data);
     g_free(call->migration_uri);
     g_free(call->template_name);
     g_free(call->container);
@@ -1153,6 +1158,11 @@ step_migrate(Job *job, Step *step)
     call->home_uri = g_strdup(executor->home_uri);
     call->migrate_func = executor->migrate_func;
     call->migrate_data = executor->migrate_data;
+    if (executor->migrate_data_ref) {
+        /* The thread may outlive the executor (vl_executor_free()). */
+        call->migrate_data = executor->migrate_data_ref(executor->migrate_data);
+        call->migrate_data_unref = executor->migrate_data_unref;
+    }
     if (call->migrate_func == default_migrate) {
         /* The thread reads the call's own copy, never the table. */
         call->migration_uri =
@@ -1356,6 +1366,7 @@ vl_executor_free(VlExecutor *executor)
     if (!executor)
         return;
     g_ptr_array_unref(executor->jobs);
+    vl_executor_set_migrate_func(executor, NULL, NULL);
     g_free(executor->qemu_img);
     g_free(executor->home_uri);
     g_hash_table_unref(executor->migration_uris);
@@ -1381,8 +1392,23 @@ void
 vl_executor_set_migrate_func(VlExecutor *executor, VlExecutorMigrateFunc func,
                              gpointer user_data)
 {
+    vl_executor_set_migrate_func_full(executor, func, user_data, NULL, NULL);
+}
+
+void
+vl_executor_set_migrate_func_full(VlExecutor *executor, VlExecutorMigrateFunc func,
+                                  gpointer user_data, GBoxedCopyFunc ref,
+                                  GDestroyNotify unref)
+{
+    g_return_if_fail(executor != NULL);
+    g_return_if_fail((ref == NULL) == (unref == NULL));
+
+    if (executor->migrate_data_unref)
+        executor->migrate_data_unref(executor->migrate_data);
     executor->migrate_func = func ? func : default_migrate;
     executor->migrate_data = func ? user_data : NULL;
+    executor->migrate_data_ref = func ? ref : NULL;
+    executor->migrate_data_unref = func ? unref : NULL;
 }
 
 void

@@ -28,6 +28,7 @@
  */
 #pragma once
 
+#include <glib-object.h>
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
@@ -64,8 +65,10 @@ typedef struct {
  * virDomainMigrateToURI3(@dom, @dest_uri, VIR_MIGRATE_PARAM_URI = the
  * destination's migration URI when one is set
  * (vl_executor_set_migration_uri()), else no parameters,
- * VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_LIVE); the lanes capability
- * (extra links, multifd, the estimator) is meant to plug in here.
+ * VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_LIVE).  virt-lanesd replaces it
+ * with the lanes capability, vl_mover_migrate() (mover.h): the estimate,
+ * lanes on both hosts when it exceeds the threshold, multifd channels
+ * spread over them, as "virt-lanes migrate" does.
  */
 typedef gboolean (*VlExecutorMigrateFunc)(virDomainPtr dom,
                                           const char *dest_uri,
@@ -84,10 +87,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlExecutor, vl_executor_free)
 void vl_executor_set_qemu_img(VlExecutor *executor, const char *path);
 /* This host's libvirt URI as peers reach it; BRING_BACK fails without. */
 void vl_executor_set_home_uri(VlExecutor *executor, const char *uri);
-/* NULL restores the default. */
+/* NULL restores the default.  @user_data is borrowed: it must outlive
+ * every migration step, also those of jobs vl_executor_free() abandons. */
 void vl_executor_set_migrate_func(VlExecutor *executor,
                                   VlExecutorMigrateFunc func,
                                   gpointer user_data);
+/* The same for reference-counted data: @ref (on the main loop, when a
+ * migration step starts) gives the step's thread a reference that it
+ * drops with @unref when the step is over; the executor drops its own
+ * with @unref when the function is replaced or the executor freed.
+ * @ref and @unref are both set or both NULL. */
+void vl_executor_set_migrate_func_full(VlExecutor *executor,
+                                       VlExecutorMigrateFunc func,
+                                       gpointer user_data,
+                                       GBoxedCopyFunc ref,
+                                       GDestroyNotify unref);
 
 /**
  * vl_executor_submit:

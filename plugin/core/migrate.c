@@ -466,6 +466,126 @@ vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan)
     return obj;
 }
 
+/* ---- planning inputs from the policy ----------------------------------------- */
+
+guint
+vl_migrate_max_links(const VlMigrationPolicy *migration, const VlPeerConfig *peer,
+                     gint max_lanes, char **why)
+{
+    guint links;
+
+    g_return_val_if_fail(migration != NULL && peer != NULL, 1);
+
+    /* The policy's max_lanes counts lanes besides the base path, as the
+     * daemon's "lanes-up" does; the plan counts links. */
+    links = 1 + (max_lanes >= 0 ? (guint)max_lanes : migration->max_lanes);
+    links = MIN(links, peer->lanes->len + 1);
+    if (links > 1 && !peer->migration_address) {
+        if (why)
+            *why = g_strdup_printf("Peer '%s' has no migration_address in the policy: no lanes, libvirt picks the migration address",
+                                   peer->name);
+        return 1;
+    }
+    if (links > 1 && !migration->migration_address) {
+        if (why)
+            *why = g_strdup("The policy sets no migration_address for this host: the destination cannot route lanes back, so no lanes");
+        return 1;
+    }
+    return links;
+}
+
+VlMigratePeerLinks *
+vl_migrate_peer_links_new(const VlPeerConfig *peer, GHashTable *unavailable,
+                          const VlHistory *history)
+{
+    VlMigratePeerLinks *links = g_new0(VlMigratePeerLinks, 1);
+    guint i;
+
+    links->names = g_ptr_array_new();
+    links->bps = g_array_new(FALSE, FALSE, sizeof(double));
+    for (i = 0; i < G_N_ELEMENTS(links->learned); i++) {
+        links->learned[i] = NAN;
+        if (history)
+            vl_history_learned_bps(history, i, 0, &links->learned[i]);
+    }
+    for (i = 0; i < peer->lanes->len; i++) {
+        const VlLaneConfig *lane = g_ptr_array_index(peer->lanes, i);
+        double bps = lane->bandwidth_mbit * 1e6 / 8;
+
+        if (unavailable && g_hash_table_contains(unavailable, lane->interface))
+            continue;
+        g_ptr_array_add(links->names, lane->interface);
+        g_array_append_val(links->bps, bps);
+    }
+
+    if (peer->base_bandwidth_mbit > 0) {
+        links->base_bps = peer->base_bandwidth_mbit * 1e6 / 8;
+        links->base_source = VL_MIGRATE_BASE_DECLARED;
+    } else if (isfinite(links->learned[0])) {
+        links->base_bps = links->learned[0] / VL_MIGRATE_EFFICIENCY;
+        links->base_source = VL_MIGRATE_BASE_LEARNED;
+    } else if (peer->lanes->len > 0) {
+        const VlLaneConfig *first = g_ptr_array_index(peer->lanes, 0);
+
+        links->base_bps = first->bandwidth_mbit * 1e6 / 8;
+        links->base_source = VL_MIGRATE_BASE_FIRST_LANE;
+    } else {
+        links->base_source = VL_MIGRATE_BASE_UNKNOWN;
+    }
+    return links;
+}
+
+void
+vl_migrate_peer_links_free(VlMigratePeerLinks *links)
+{
+    if (!links)
+        return;
+    if (links->names)
+        g_ptr_array_unref(links->names);
+    if (links->bps)
+        g_array_unref(links->bps);
+    g_free(links);
+}
+
+void
+vl_migrate_plan_input_from_policy(VlMigratePlanInput *input,
+                                  const VlMigrationPolicy *migration,
+                                  const VlMigratePeerLinks *links,
+                                  guint max_links)
+{
+    g_return_if_fail(input != NULL && migration != NULL && links != NULL);
+
+    vl_migrate_plan_input_init(input);
+    input->base_bps = links->base_bps;
+    input->lane_names = (const char *const *)links->names->pdata;
+    input->lane_bps = (const double *)(gpointer)links->bps->data;
+    input->n_lanes = links->names->len;
+    input->learned_bps = links->learned;
+    input->n_learned = G_N_ELEMENTS(links->learned);
+    input->max_links = MAX(1, max_links);
+    input->channels_per_link = MAX(1, migration->channels_per_lane);
+    input->threshold_s = migration->threshold_s;
+    input->lane_up_s = migration->lane_up_max_s;
+    input->max_downtime_s = migration->max_downtime_ms / 1000.0;
+}
+
+double
+vl_migrate_guess_zero_bytes(virDomainPtr dom, double memory_bytes)
+{
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+    int n = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (stats[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
+            double rss = stats[i].val * 1024.0;
+
+            return rss < memory_bytes ? memory_bytes - rss : 0;
+        }
+    }
+    return 0;
+}
+
 /* ---- the daemon's lanes ------------------------------------------------------ */
 
 json_object *
@@ -473,6 +593,13 @@ vl_migrate_daemon_call_socket(gpointer data, json_object *request,
                               guint timeout_ms, GError **error)
 {
     return vl_ipc_call((const char *)data, request, timeout_ms, error);
+}
+
+json_object *
+vl_migrate_daemon_call_local(gpointer data, json_object *request,
+                             guint timeout_ms, GError **error)
+{
+    return vl_ipc_local_call(data, request, timeout_ms, error);
 }
 
 /* A member of @obj of @type, or NULL: replies are input from outside. */
@@ -1046,6 +1173,35 @@ vl_migrate_build_params(const VlMigrateSettings *settings,
     return TRUE;
 }
 
+gboolean
+vl_migrate_build_attempt(const VlMigrateSettings *settings, const char *xml,
+                         const char *plan_id, const char *source_host,
+                         const char *source_migration_address,
+                         const VlMigrateLanes *lanes, guint links, guint channels,
+                         const char *migration_uri, gboolean *with_plan,
+                         virTypedParameterPtr *params, int *nparams,
+                         unsigned int *flags, GError **error)
+{
+    g_autoptr(VlMigrationPlan) plan = NULL;
+    g_autofree char *dest_xml = NULL;
+
+    g_return_val_if_fail(settings != NULL, FALSE);
+    g_return_val_if_fail(xml != NULL || !(lanes && links > 1), FALSE);
+
+    if (lanes && links > 1) {
+        plan = vl_migrate_build_plan(plan_id, source_host, source_migration_address,
+                                     lanes, channels);
+        if (!(dest_xml = vl_migrate_build_dest_xml(xml, plan, error)))
+            return FALSE;
+    }
+    if (!vl_migrate_build_params(settings, migration_uri, dest_xml, xml, channels,
+                                 params, nparams, flags, error))
+        return FALSE;
+    if (with_plan)
+        *with_plan = dest_xml != NULL;
+    return TRUE;
+}
+
 /* ---- job statistics ------------------------------------------------------------ */
 
 /* 1 found, 0 missing, -1 wrong type (libvirt's convention). */
@@ -1291,7 +1447,7 @@ struct _VlMigrateJob {
     gboolean running;
     gboolean cancel_pending;        /* abort still to be done */
     gboolean downtime_set;
-    guint poll_id;
+    GSource *poll;              /* on the thread-default context */
     gint64 start_us;
     gboolean seen_job;              /* the libvirt job was seen running */
     guint64 best_processed;
@@ -1308,6 +1464,15 @@ struct _VlMigrateJob {
     gboolean thread_has_completed;
     VlMigrateJobStats thread_completed;
 };
+
+static void
+stop_polling(VlMigrateJob *job)
+{
+    if (!job->poll)
+        return;
+    g_source_destroy(job->poll);
+    g_clear_pointer(&job->poll, g_source_unref);
+}
 
 VlMigrateJob *
 vl_migrate_job_new(const VlMigrateJobOps *ops, gpointer ops_data,
@@ -1346,7 +1511,7 @@ vl_migrate_job_free(VlMigrateJob *job)
     if (!job)
         return;
     g_return_if_fail(!job->running);
-    g_clear_handle_id(&job->poll_id, g_source_remove);
+    stop_polling(job);
     g_clear_pointer(&job->eta, vl_eta_free);
     g_clear_error(&job->thread_error);
     g_clear_error(&job->result.error);
@@ -1514,7 +1679,7 @@ job_finished(GObject *source G_GNUC_UNUSED, GAsyncResult *res,
 
     g_task_propagate_boolean(G_TASK(res), NULL);
     job->running = FALSE;
-    g_clear_handle_id(&job->poll_id, g_source_remove);
+    stop_polling(job);
     r->wall_s = (g_get_monotonic_time() - job->start_us) / 1e6;
     r->has_completed = job->thread_has_completed &&
                        job->thread_completed.type == VIR_DOMAIN_JOB_COMPLETED;
@@ -1565,7 +1730,11 @@ vl_migrate_job_start(VlMigrateJob *job, VlMigrateProgressFunc progress,
     g_task_set_task_data(task, job, NULL);
     g_task_set_name(task, "virt-lanes migrate");
     g_task_run_in_thread(task, job_thread);
-    job->poll_id = g_timeout_add(job->config.poll_ms, poll_tick, job);
+    /* The caller's context, not the global default: a driver running in
+     * a worker thread turns a context of its own (mover.h). */
+    job->poll = g_timeout_source_new(job->config.poll_ms);
+    g_source_set_callback(job->poll, poll_tick, job, NULL);
+    g_source_attach(job->poll, g_main_context_get_thread_default());
 }
 
 /* ---- afterwards ------------------------------------------------------------------ */

@@ -60,6 +60,11 @@ G_BEGIN_DECLS
 #define VL_MIGRATE_RESUME_S 0.1
 /* libvirt's bound on "parallel.connections". */
 #define VL_MIGRATE_CHANNELS_MAX 255
+/* With lanes, a job whose sent bytes do not grow for this long plus two
+ * lane_up_max_s is aborted (and tried again over the base path): a
+ * channel steered onto a lane the destination did not bring up never
+ * moves (docs/lanes.md, "The destination path"). */
+#define VL_MIGRATE_STALL_ABORT_S 10
 
 /* ---- the peer ------------------------------------------------------- */
 
@@ -199,6 +204,87 @@ VlMigrateLanePlan *vl_migrate_lane_plan_compute(const VlMigratePlanInput *input,
  */
 json_object *vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan);
 
+/* ---- planning inputs from the policy ------------------------------------ */
+
+/**
+ * vl_migrate_max_links:
+ * @migration: the policy's migration object (borrowed)
+ * @peer: the destination (borrowed)
+ * @max_lanes: lanes besides the base path at most; -1 = the policy's
+ *   max_lanes
+ * @why: (out) (optional) (transfer full): set when the base path alone
+ *   must do although lanes were allowed: the warning to show
+ *
+ * The links (base path included) a migration to @peer may use: 1 +
+ * @max_lanes, no more than the peer has lanes; 1 when the peer has no
+ * migration_address (nowhere to send the data) or this host has none
+ * (the destination could not route the lanes back).
+ */
+guint vl_migrate_max_links(const VlMigrationPolicy *migration,
+                           const VlPeerConfig *peer, gint max_lanes,
+                           char **why);
+
+typedef enum {
+    VL_MIGRATE_BASE_DECLARED,   /* the peer's base_bandwidth_mbit */
+    VL_MIGRATE_BASE_LEARNED,    /* the history's one-link rate */
+    VL_MIGRATE_BASE_FIRST_LANE, /* assumed as fast as the first lane */
+    VL_MIGRATE_BASE_UNKNOWN,    /* no rate: nothing to estimate with */
+} VlMigrateBaseSource;
+
+/* The links to one peer as the planner sees them, and the storage that
+ * a VlMigratePlanInput points into. */
+typedef struct {
+    GPtrArray *names;           /* candidate lanes in bring-up order
+                                 * (const char*, borrowed from the peer) */
+    GArray *bps;                /* double: their raw rates, bytes/s */
+    /* learned[k]: usable rate learned over k lanes besides the base
+     * path (k + 1 links); NAN when unknown */
+    double learned[VL_PLAN_LANES_MAX + 1];
+    double base_bps;            /* raw rate of the base path; 0 unknown */
+    VlMigrateBaseSource base_source;
+} VlMigratePeerLinks;
+
+/**
+ * vl_migrate_peer_links_new:
+ * @peer: (transfer none): must outlive the result
+ * @unavailable: (nullable): lanes that cannot come up
+ *   (vl_migrate_unavailable_lanes()), left out
+ * @history: (nullable): earlier migrations; NULL = nothing learned
+ *
+ * The base path's rate: the peer's base_bandwidth_mbit, else the
+ * learned one-link rate (as a raw rate), else the first lane's
+ * bandwidth_mbit, else unknown.
+ */
+VlMigratePeerLinks *vl_migrate_peer_links_new(const VlPeerConfig *peer,
+                                              GHashTable *unavailable,
+                                              const VlHistory *history);
+void vl_migrate_peer_links_free(VlMigratePeerLinks *links);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMigratePeerLinks, vl_migrate_peer_links_free)
+
+/**
+ * vl_migrate_plan_input_from_policy:
+ * @input: (out caller-allocates): initialised here
+ * @links: (transfer none): must outlive @input
+ * @max_links: from vl_migrate_max_links()
+ *
+ * vl_migrate_plan_input_init(), then the policy's threshold_s,
+ * lane_up_max_s, max_downtime_ms and channels_per_lane and @links'
+ * rates; the guest's memory, zero pages and dirty rate are the
+ * caller's, as are the CLI's overrides.
+ */
+void vl_migrate_plan_input_from_policy(VlMigratePlanInput *input,
+                                       const VlMigrationPolicy *migration,
+                                       const VlMigratePeerLinks *links,
+                                       guint max_links);
+
+/**
+ * vl_migrate_guess_zero_bytes:
+ * RAM the guest has never written is zero, and QEMU's resident size
+ * (virDomainMemoryStats RSS) bounds what is not: @memory_bytes - RSS,
+ * 0 when unknown.  Blocks on libvirt.
+ */
+double vl_migrate_guess_zero_bytes(virDomainPtr dom, double memory_bytes);
+
 /* ---- the daemon's lanes ------------------------------------------------ */
 
 /**
@@ -233,6 +319,14 @@ json_object *vl_migrate_daemon_call_socket(gpointer data,
                                            json_object *request,
                                            guint timeout_ms,
                                            GError **error);
+
+/* The daemon's own VlMigrateDaemonCall, for its worker threads: @data is
+ * a VlIpcLocal (ipc.h); the request goes to the daemon's handlers on its
+ * main loop without a socket. */
+json_object *vl_migrate_daemon_call_local(gpointer data,
+                                          json_object *request,
+                                          guint timeout_ms,
+                                          GError **error);
 
 /**
  * vl_migrate_unavailable_lanes:
@@ -430,6 +524,34 @@ gboolean vl_migrate_build_params(const VlMigrateSettings *settings,
                                  unsigned int *flags,
                                  GError **error);
 
+/**
+ * vl_migrate_build_attempt:
+ * @xml: the migratable XML; also the persistent XML with
+ *   settings->persistent, so that the plan stays out of the
+ *   destination's definition
+ * @lanes: (nullable): what "lanes-up" brought
+ * @links: links this attempt uses; with @lanes and @links > 1 the
+ *   destination XML carries a plan (vl_migrate_build_plan(): @plan_id,
+ *   @source_host, @source_migration_address, @channels) so that the
+ *   destination's daemon brings its side of the lanes up
+ * @with_plan: (out) (optional): whether it does
+ *
+ * The parameters of one migration attempt (vl_migrate_build_params()).
+ */
+gboolean vl_migrate_build_attempt(const VlMigrateSettings *settings,
+                                  const char *xml,
+                                  const char *plan_id,
+                                  const char *source_host,
+                                  const char *source_migration_address,
+                                  const VlMigrateLanes *lanes,
+                                  guint links, guint channels,
+                                  const char *migration_uri,
+                                  gboolean *with_plan,
+                                  virTypedParameterPtr *params,
+                                  int *nparams,
+                                  unsigned int *flags,
+                                  GError **error);
+
 /* "tcp://198.19.0.2" or "tcp://[fd00::2]"; NULL for a bad address. */
 char *vl_migrate_uri_for_address(const char *address);
 
@@ -484,6 +606,13 @@ gpointer vl_migrate_libvirt_new(virDomainPtr dom, const char *dest_uri,
                                 unsigned int flags);
 void vl_migrate_libvirt_free(gpointer data);
 const VlMigrateJobOps *vl_migrate_libvirt_ops(void);
+
+/* Makes the job's ops data for one attempt: the seam in front of
+ * vl_migrate_libvirt_new() (same arguments); @params: (transfer full). */
+typedef gpointer (*VlMigrateJobDataNew)(gpointer user_data, virDomainPtr dom,
+                                        const char *dest_uri,
+                                        virTypedParameterPtr params,
+                                        int nparams, unsigned int flags);
 
 typedef struct {
     double elapsed_s;

@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "evacuate.h"
+#include "fake-migrate.h"
 #include "ipc.h"
 #include "traffic.h"
 #include "virt-test.h"
@@ -185,223 +186,7 @@ START_TEST(test_migrator_libvirt_failure)
 }
 END_TEST
 
-/* ---- fakes: the daemon and the job ---------------------------------------- */
-
-typedef struct {
-    GMutex lock;
-    GCond cond;
-    GPtrArray *requests;        /* "lanes-up PLAN lane1,lane2", "lanes-down PLAN" */
-    gboolean hold_lanes_up;     /* lanes-up waits until released */
-    gboolean fail_with_lanes;   /* jobs whose XML carries a plan fail */
-    gboolean hold_jobs;         /* jobs run until aborted */
-    char *fail_domain;          /* its jobs fail, with lanes or not */
-    guint jobs;
-    guint jobs_ended;           /* fake_migrate() returned */
-    guint aborts;
-    GPtrArray *job_log;         /* "channels=N plan=yes|no uri=..." */
-    GPtrArray *dest_plans;      /* the plan id in each job's destination XML */
-    GPtrArray *announced;       /* "DOMAIN links=N channels=N" */
-    guint lanes_up_jobs;        /* jobs_ended when lanes-up came */
-    guint lanes_down_jobs;      /* ... lanes-down */
-} Fake;
-
-static json_object *
-fake_call(gpointer data, json_object *request, guint timeout_ms G_GNUC_UNUSED,
-          GError **error G_GNUC_UNUSED)
-{
-    Fake *f = data;
-    json_object *v = NULL;
-    const char *type = NULL;
-    const char *plan = NULL;
-    json_object *reply = NULL;
-
-    ck_assert(json_object_object_get_ex(request, "type", &v));
-    type = json_object_get_string(v);
-    if (g_str_equal(type, "migration-plan")) {
-        json_object *links = NULL;
-        json_object *channels = NULL;
-
-        ck_assert(json_object_object_get_ex(request, "domain", &v));
-        ck_assert(json_object_object_get_ex(request, "links", &links));
-        ck_assert(json_object_object_get_ex(request, "channels", &channels));
-        g_mutex_lock(&f->lock);
-        g_ptr_array_add(f->announced, g_strdup_printf("%s links=%d channels=%d",
-                                                      json_object_get_string(v),
-                                                      json_object_get_int(links),
-                                                      json_object_get_int(channels)));
-        g_mutex_unlock(&f->lock);
-        return vl_ipc_reply_new_ok();
-    }
-    ck_assert(json_object_object_get_ex(request, "plan_id", &v));
-    plan = json_object_get_string(v);
-
-    g_mutex_lock(&f->lock);
-    if (g_str_equal(type, "lanes-up")) {
-        json_object *lanes = NULL;
-        json_object *report = json_object_new_object();
-        json_object *out = json_object_new_array();
-        g_autoptr(GString) names = g_string_new(NULL);
-        size_t i;
-
-        while (f->hold_lanes_up)
-            g_cond_wait(&f->cond, &f->lock);
-        ck_assert(json_object_object_get_ex(request, "lanes", &lanes));
-        for (i = 0; i < json_object_array_length(lanes); i++) {
-            const char *name = json_object_get_string(json_object_array_get_idx(lanes, i));
-            json_object *o = json_object_new_object();
-
-            g_string_append_printf(names, "%s%s", i ? "," : "", name);
-            json_object_object_add(o, "interface", json_object_new_string(name));
-            json_object_object_add(o, "up", json_object_new_boolean(TRUE));
-            json_object_array_add(out, o);
-        }
-        g_ptr_array_add(f->requests, g_strdup_printf("lanes-up %s %s", plan, names->str));
-        f->lanes_up_jobs = f->jobs_ended;
-        json_object_object_add(report, "plan_id", json_object_new_string(plan));
-        json_object_object_add(report, "lanes", out);
-        reply = vl_ipc_reply_new_ok();
-        json_object_object_add(reply, "report", report);
-    } else {
-        ck_assert_str_eq(type, "lanes-down");
-        g_ptr_array_add(f->requests, g_strdup_printf("lanes-down %s", plan));
-        f->lanes_down_jobs = f->jobs_ended;
-        reply = vl_ipc_reply_new_ok();
-        json_object_object_add(reply, "down", json_object_new_int(2));
-    }
-    g_mutex_unlock(&f->lock);
-    return reply;
-}
-
-typedef struct {
-    Fake *f;
-    virTypedParameterPtr params;
-    int nparams;
-    gboolean fail;
-    gboolean hold;
-    gboolean aborted;
-    gboolean running;
-} FakeJob;
-
-static gpointer
-fake_job_new(gpointer user_data, virDomainPtr dom,
-             const char *dest_uri G_GNUC_UNUSED, virTypedParameterPtr params,
-             int nparams, unsigned int flags)
-{
-    Fake *f = user_data;
-    FakeJob *j = g_new0(FakeJob, 1);
-    const char *xml = NULL;
-    const char *uri = NULL;
-    int channels = 0;
-
-    virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_DEST_XML, &xml);
-    virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_URI, &uri);
-    virTypedParamsGetInt(params, nparams, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, &channels);
-    j->f = f;
-    j->params = params;
-    j->nparams = nparams;
-    g_mutex_lock(&f->lock);
-    f->jobs++;
-    j->fail = (f->fail_with_lanes && xml != NULL) ||
-        (f->fail_domain && g_str_equal(f->fail_domain, virDomainGetName(dom)));
-    if (xml) {
-        const char *id = strstr(xml, "plan/1.0\" id=\"");
-        const char *end = NULL;
-
-        id = id ? id + strlen("plan/1.0\" id=") : NULL;
-        end = id ? strchr(id + 1, '"') : NULL;
-
-        g_ptr_array_add(f->dest_plans, end ? g_strndup(id + 1, end - id - 1) :
-                        g_strdup("?"));
-    }
-    j->hold = f->hold_jobs;
-    g_ptr_array_add(f->job_log,
-                    g_strdup_printf("channels=%d parallel=%s plan=%s uri=%s",
-                                    channels, flags & VIR_MIGRATE_PARALLEL ? "yes" : "no",
-                                    xml && strstr(xml, "https://virt-lanes.org/xmlns/plan/1.0") ?
-                                    "yes" : "no", uri ? uri : "-"));
-    g_mutex_unlock(&f->lock);
-    return j;
-}
-
-static void
-fake_job_free(gpointer data)
-{
-    FakeJob *j = data;
-
-    virTypedParamsFree(j->params, j->nparams);
-    g_free(j);
-}
-
-static gboolean
-fake_migrate(gpointer data, GError **error)
-{
-    FakeJob *j = data;
-    gboolean ok;
-
-    g_mutex_lock(&j->f->lock);
-    j->running = TRUE;
-    while (j->hold && !j->aborted)
-        g_cond_wait(&j->f->cond, &j->f->lock);
-    j->running = FALSE;
-    j->f->jobs_ended++;
-    ok = !j->fail && !j->aborted;
-    if (!ok)
-        g_set_error(error, VL_ERROR, VL_ERROR_LIBVIRT, "%s",
-                    j->aborted ? "operation aborted: canceled by client" :
-                    "internal error: a lane is down on the destination");
-    g_mutex_unlock(&j->f->lock);
-    return ok;
-}
-
-static gboolean
-fake_stats(gpointer data, gboolean completed, VlMigrateJobStats *stats,
-           GError **error G_GNUC_UNUSED)
-{
-    FakeJob *j = data;
-    VlMigrateJobStats s = { 0 };
-
-    s.downtime_ms = NAN;
-    s.sample.page_size = 4096;
-    s.sample.memory_total = 1000 * 4096;
-    s.has_memory = TRUE;
-    s.sample.memory_processed = 100 * 4096;
-    s.sample.memory_remaining = 900 * 4096;
-    s.sample.time_elapsed_ms = 100;
-    s.sample.memory_iteration = 1;
-    g_mutex_lock(&j->f->lock);
-    s.type = completed ? (j->fail || j->aborted ? VIR_DOMAIN_JOB_FAILED :
-                          VIR_DOMAIN_JOB_COMPLETED) : VIR_DOMAIN_JOB_UNBOUNDED;
-    g_mutex_unlock(&j->f->lock);
-    *stats = s;
-    return TRUE;
-}
-
-static gboolean
-fake_abort(gpointer data, GError **error G_GNUC_UNUSED)
-{
-    FakeJob *j = data;
-
-    g_mutex_lock(&j->f->lock);
-    j->f->aborts++;
-    j->aborted = TRUE;
-    g_cond_broadcast(&j->f->cond);
-    g_mutex_unlock(&j->f->lock);
-    return TRUE;
-}
-
-static gboolean
-fake_downtime(gpointer data G_GNUC_UNUSED, guint ms G_GNUC_UNUSED,
-              GError **error G_GNUC_UNUSED)
-{
-    return TRUE;
-}
-
-static const VlMigrateJobOps fake_job_ops = {
-    .migrate = fake_migrate,
-    .job_stats = fake_stats,
-    .abort_job = fake_abort,
-    .set_max_downtime = fake_downtime,
-};
+/* ---- the fakes: fake-migrate.h ------------------------------------------------ */
 
 static const char policy_json[] =
     "{ \"migration\": { \"max_lanes\": 2, \"channels_per_lane\": 2, \"lane_up_max_s\": 1,\n"
@@ -414,7 +199,7 @@ static const char policy_json[] =
 typedef struct {
     virConnectPtr conn;
     VlPolicy *policy;
-    Fake fake;
+    VlFakeDaemon fake;
     VlEvacuateMigrator *migrator;
     GPtrArray *notes;
     char *dir;
@@ -432,12 +217,7 @@ fixture_init(Fixture *fx, guint lanes)
     ck_assert_ptr_nonnull(fx->conn);
     fx->policy = vl_policy_load_data("p.json", policy_json, strlen(policy_json), NULL);
     ck_assert_ptr_nonnull(fx->policy);
-    g_mutex_init(&fx->fake.lock);
-    g_cond_init(&fx->fake.cond);
-    fx->fake.requests = g_ptr_array_new_with_free_func(g_free);
-    fx->fake.job_log = g_ptr_array_new_with_free_func(g_free);
-    fx->fake.dest_plans = g_ptr_array_new_with_free_func(g_free);
-    fx->fake.announced = g_ptr_array_new_with_free_func(g_free);
+    vl_fake_daemon_init(&fx->fake);
     fx->notes = g_ptr_array_new_with_free_func(g_free);
 
     vl_evacuate_migrator_config_init(&config);
@@ -446,11 +226,11 @@ fixture_init(Fixture *fx, guint lanes)
     config.migration = fx->policy->migration;
     config.peer = g_ptr_array_index(fx->policy->migration->peers, 0);
     config.lanes = lanes;
-    config.call = fake_call;
+    config.call = vl_fake_daemon_call;
     config.call_data = &fx->fake;
-    config.job_ops = &fake_job_ops;
-    config.job_data_new = fake_job_new;
-    config.job_data_free = fake_job_free;
+    config.job_ops = &vl_fake_job_ops;
+    config.job_data_new = vl_fake_job_new;
+    config.job_data_free = vl_fake_job_free;
     config.job_user_data = &fx->fake;
     config.poll_ms = 20;
     fx->dir = g_dir_make_tmp("vl-evacuate-XXXXXX", NULL);
@@ -466,42 +246,12 @@ fixture_clear(Fixture *fx)
     g_clear_pointer(&fx->migrator, vl_evacuate_migrator_free);
     g_clear_pointer(&fx->policy, vl_policy_free);
     g_clear_pointer(&fx->conn, virConnectClose);
-    g_clear_pointer(&fx->fake.requests, g_ptr_array_unref);
-    g_clear_pointer(&fx->fake.job_log, g_ptr_array_unref);
-    g_clear_pointer(&fx->fake.dest_plans, g_ptr_array_unref);
-    g_clear_pointer(&fx->fake.announced, g_ptr_array_unref);
-    g_free(fx->fake.fail_domain);
+    vl_fake_daemon_clear(&fx->fake);
     g_clear_pointer(&fx->notes, g_ptr_array_unref);
-    g_mutex_clear(&fx->fake.lock);
-    g_cond_clear(&fx->fake.cond);
     g_unlink(fx->history_path);
     g_rmdir(fx->dir);
     g_clear_pointer(&fx->history_path, g_free);
     g_clear_pointer(&fx->dir, g_free);
-}
-
-static guint
-count_prefix(GPtrArray *list, const char *prefix)
-{
-    guint i, n = 0;
-
-    for (i = 0; i < list->len; i++) {
-        if (g_str_has_prefix(g_ptr_array_index(list, i), prefix))
-            n++;
-    }
-    return n;
-}
-
-static gboolean
-job_running(gpointer data)
-{
-    Fake *f = data;
-    gboolean running;
-
-    g_mutex_lock(&f->lock);
-    running = f->jobs > 0;
-    g_mutex_unlock(&f->lock);
-    return running;
 }
 
 /* The plan id of the only request of @type ("lanes-up", "lanes-down"):
@@ -660,18 +410,18 @@ START_TEST(test_migrator_cancel_gives_lanes_back)
     run = vl_evacuate_run_new(plan, vl_evacuate_migrator_ops(), fx.migrator);
     vl_evacuate_run_start(run, on_event, on_done, &w);
     /* the first job runs: the lanes are up */
-    ck_assert(vl_virt_test_wait(job_running, &fx.fake));
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-up "), 1);
+    ck_assert(vl_virt_test_wait(vl_fake_job_running, &fx.fake));
+    ck_assert_uint_eq(vl_fake_count_prefix(fx.fake.requests, "lanes-up "), 1);
     vl_evacuate_run_cancel(run);
     ck_assert(vl_virt_test_wait(watch_done, &w));
     ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_CANCELLED);
     ck_assert_int_eq(vl_evacuate_run_get_state(run, 1), VL_EVACUATE_MOVE_PENDING);
     ck_assert_uint_eq(fx.fake.jobs, 1);
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    ck_assert_uint_eq(vl_fake_count_prefix(fx.fake.requests, "lanes-down "), 1);
     ck_assert_uint_eq(fx.fake.lanes_down_jobs, 1);
     g_clear_pointer(&run, vl_evacuate_run_free);
     g_clear_pointer(&fx.migrator, vl_evacuate_migrator_free);
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    ck_assert_uint_eq(vl_fake_count_prefix(fx.fake.requests, "lanes-down "), 1);
     fixture_clear(&fx);
 }
 END_TEST
@@ -755,18 +505,6 @@ START_TEST(test_migrator_no_lanes_no_retry)
 }
 END_TEST
 
-static gboolean
-release_lanes(gpointer data)
-{
-    Fake *f = data;
-
-    g_mutex_lock(&f->lock);
-    f->hold_lanes_up = FALSE;
-    g_cond_broadcast(&f->cond);
-    g_mutex_unlock(&f->lock);
-    return G_SOURCE_REMOVE;
-}
-
 /* Ctrl-C while the lanes come up: no job starts, the lanes go back, the
  * move is cancelled and the next one never starts. */
 START_TEST(test_migrator_cancel_while_preparing)
@@ -781,12 +519,12 @@ START_TEST(test_migrator_cancel_while_preparing)
     fx.fake.hold_lanes_up = TRUE;
     w.notes = fx.notes;
     /* the daemon answers 300 ms after the cancel */
-    g_timeout_add(400, release_lanes, &fx.fake);
+    g_timeout_add(400, vl_fake_daemon_release_lanes, &fx.fake);
     run = run_plan(plan, fx.migrator, &w, 100);
     ck_assert_int_eq(vl_evacuate_run_get_state(run, 0), VL_EVACUATE_MOVE_CANCELLED);
     ck_assert_int_eq(vl_evacuate_run_get_state(run, 1), VL_EVACUATE_MOVE_PENDING);
     ck_assert_uint_eq(fx.fake.jobs, 0);
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    ck_assert_uint_eq(vl_fake_count_prefix(fx.fake.requests, "lanes-down "), 1);
     g_clear_pointer(&run, vl_evacuate_run_free);
     fixture_clear(&fx);
 }
@@ -811,7 +549,7 @@ START_TEST(test_migrator_cancel_job)
     ck_assert_uint_ge(fx.fake.aborts, 1);
     /* cancelled, not retried over the base path */
     ck_assert(!has_note(&w, "retrying"));
-    ck_assert_uint_eq(count_prefix(fx.fake.requests, "lanes-down "), 1);
+    ck_assert_uint_eq(vl_fake_count_prefix(fx.fake.requests, "lanes-down "), 1);
     g_clear_pointer(&run, vl_evacuate_run_free);
     fixture_clear(&fx);
 }

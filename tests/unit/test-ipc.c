@@ -473,6 +473,7 @@ typedef struct {
     json_object *reply;
     GError *error;
     gint done;
+    VlIpcLocal *local;          /* set: the in-process client instead */
 } Call;
 
 static gpointer
@@ -480,8 +481,12 @@ call_thread(gpointer data)
 {
     Call *call = data;
 
-    call->reply = vl_ipc_call(call->path, call->request, call->timeout_ms,
-                              &call->error);
+    if (call->local)
+        call->reply = vl_ipc_local_call(call->local, call->request,
+                                        call->timeout_ms, &call->error);
+    else
+        call->reply = vl_ipc_call(call->path, call->request, call->timeout_ms,
+                                  &call->error);
     g_atomic_int_set(&call->done, 1);
     g_main_context_wakeup(NULL);
     return NULL;
@@ -1339,6 +1344,128 @@ START_TEST(test_server_refuses_other_uid)
 }
 END_TEST
 
+/* ---- the in-process client ------------------------------------------------ */
+
+/* A request from another thread reaches the handler on this thread's
+ * context and its reply comes back whole: the same envelope, the
+ * handler's fields, this process as the peer. */
+START_TEST(test_local_round_trip)
+{
+    g_autoptr(VlIpcLocal) local = vl_ipc_local_new(on_request, &fx);
+    g_autoptr(json_object) req = vl_ipc_message_new("ping");
+    Call call = { NULL, req, 5000 };
+    json_object *v = NULL;
+
+    json_object_object_add(req, "id", json_object_new_string("a \"b\" ;\n"));
+    call.local = local;
+    call_with_loop(&call);
+    ck_assert_msg(call.reply != NULL, "%s", call.error->message);
+    ck_assert(reply_ok(call.reply));
+    ck_assert(json_object_object_get_ex(call.reply, "echo", &v));
+    ck_assert_str_eq(json_object_get_string(v), "ping");
+    ck_assert(json_object_object_get_ex(call.reply, "id", &v));
+    ck_assert_str_eq(json_object_get_string(v), "a \"b\" ;\n");
+    ck_assert_uint_eq(fx.handled, 1);
+    ck_assert_int_eq(fx.last_pid, getpid());
+    ck_assert_uint_eq(fx.last_uid, geteuid());
+    ck_assert_uint_eq(vl_ipc_local_get_pending(local), 0);
+    call_clear(&call);
+}
+END_TEST
+
+/* The handler may answer later; the caller waits for it, and only it. */
+START_TEST(test_local_async_reply)
+{
+    g_autoptr(VlIpcLocal) local = vl_ipc_local_new(on_request, &fx);
+    g_autoptr(json_object) req = vl_ipc_message_new("lanes-up");
+    Call call = { NULL, req, 10000 };
+    GThread *thread = NULL;
+
+    call.local = local;
+    fx.mode = MODE_HOLD;
+    thread = g_thread_new("call", call_thread, &call);
+    ck_assert(vl_test_loop_run_until(flag_is_set, &fx.handled, 20000));
+    ck_assert_uint_eq(vl_ipc_local_get_pending(local), 1);
+    ck_assert_int_eq(g_atomic_int_get(&call.done), 0);
+
+    vl_ipc_request_reply(g_ptr_array_steal_index(fx.held, 0),
+                         vl_ipc_reply_new_error("Lane '%s' is busy", "lane1"));
+    ck_assert(vl_test_loop_run_until(flag_is_set, &call.done, 20000));
+    g_thread_join(thread);
+    ck_assert_msg(call.reply != NULL, "%s", call.error->message);
+    ck_assert(!reply_ok(call.reply));
+    ck_assert_uint_eq(vl_ipc_local_get_pending(local), 0);
+    call_clear(&call);
+}
+END_TEST
+
+/* No answer in time: VL_ERROR_TIMEOUT; the late answer goes nowhere and
+ * the client serves the next call. */
+START_TEST(test_local_timeout)
+{
+    g_autoptr(VlIpcLocal) local = vl_ipc_local_new(on_request, &fx);
+    g_autoptr(json_object) req = vl_ipc_message_new("lanes-down");
+    Call call = { NULL, req, 200 };
+    Call again = { NULL, req, 5000 };
+
+    call.local = local;
+    again.local = local;
+    fx.mode = MODE_HOLD;
+    call_with_loop(&call);
+    ck_assert_ptr_null(call.reply);
+    ck_assert_msg(g_error_matches(call.error, VL_ERROR, VL_ERROR_TIMEOUT),
+                  "%s", call.error ? call.error->message : "");
+    ck_assert_ptr_nonnull(strstr(call.error->message, "'lanes-down'"));
+    ck_assert_uint_eq(fx.held->len, 1);
+    vl_ipc_request_reply(g_ptr_array_steal_index(fx.held, 0), vl_ipc_reply_new_ok());
+    ck_assert_uint_eq(vl_ipc_local_get_pending(local), 0);
+
+    fx.mode = MODE_REPLY;
+    call_with_loop(&again);
+    ck_assert(reply_ok(again.reply));
+    call_clear(&call);
+    call_clear(&again);
+}
+END_TEST
+
+/* Closed (the daemon going away): refused without calling the handler. */
+START_TEST(test_local_closed)
+{
+    g_autoptr(VlIpcLocal) local = vl_ipc_local_new(on_request, &fx);
+    g_autoptr(json_object) req = vl_ipc_message_new("ping");
+    Call call = { NULL, req, 5000 };
+    json_object *v = NULL;
+
+    call.local = local;
+    vl_ipc_local_close(local);
+    call_with_loop(&call);
+    ck_assert_msg(call.reply != NULL, "%s", call.error->message);
+    ck_assert(!reply_ok(call.reply));
+    ck_assert(json_object_object_get_ex(call.reply, "error", &v));
+    ck_assert_str_eq(json_object_get_string(v), "The daemon is shutting down");
+    ck_assert_uint_eq(fx.handled, 0);
+    call_clear(&call);
+}
+END_TEST
+
+/* A request the server would refuse (a wrong version) is refused here
+ * too, before the handler sees it. */
+START_TEST(test_local_bad_version)
+{
+    g_autoptr(VlIpcLocal) local = vl_ipc_local_new(on_request, &fx);
+    g_autoptr(json_object) req = vl_ipc_message_new("ping");
+    Call call = { NULL, req, 5000 };
+
+    json_object_object_add(req, "version", json_object_new_int(2));
+    call.local = local;
+    call_with_loop(&call);
+    ck_assert_msg(call.reply != NULL, "%s", call.error->message);
+    ck_assert(!reply_ok(call.reply));
+    ck_assert_uint_eq(fx.handled, 0);
+    call_clear(&call);
+}
+END_TEST
+
 static Suite *
 ipc_suite(void)
 {
@@ -1393,6 +1520,15 @@ ipc_suite(void)
     tcase_add_test(tc, test_server_refuses_busy_socket);
     tcase_add_test(tc, test_call_request_too_big);
     tcase_add_test(tc, test_server_refuses_other_uid);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("local");
+    tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+    tcase_add_test(tc, test_local_round_trip);
+    tcase_add_test(tc, test_local_async_reply);
+    tcase_add_test(tc, test_local_timeout);
+    tcase_add_test(tc, test_local_closed);
+    tcase_add_test(tc, test_local_bad_version);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1402,6 +1402,194 @@ START_TEST(test_history)
 }
 END_TEST
 
+/* ---- planning inputs from the policy ----------------------------------------- */
+
+START_TEST(test_max_links)
+{
+    g_autoptr(VlPolicy) policy = load_policy();
+    VlMigrationPolicy *m = policy->migration;
+    VlPeerConfig *b = peer_b(policy);
+    VlPeerConfig *c = g_ptr_array_index(m->peers, 1);
+    g_autofree char *why = NULL;
+    g_autofree char *address = NULL;
+
+    /* max_lanes 3 of 3 lanes: the base path and three lanes */
+    ck_assert_uint_eq(vl_migrate_max_links(m, b, -1, &why), 4);
+    ck_assert_ptr_null(why);
+    ck_assert_uint_eq(vl_migrate_max_links(m, b, 1, NULL), 2);
+    ck_assert_uint_eq(vl_migrate_max_links(m, b, 0, NULL), 1);
+    ck_assert_uint_eq(vl_migrate_max_links(m, b, 16, NULL), 4);
+    /* a peer without lanes: the base path, nothing to warn about */
+    ck_assert_uint_eq(vl_migrate_max_links(m, c, -1, &why), 1);
+    ck_assert_ptr_null(why);
+
+    /* no migration address for the peer, then for this host */
+    address = g_steal_pointer(&b->migration_address);
+    ck_assert_uint_eq(vl_migrate_max_links(m, b, -1, &why), 1);
+    ck_assert_str_eq(why, "Peer 'host-b' has no migration_address in the policy: no lanes, libvirt picks the migration address");
+    g_clear_pointer(&why, g_free);
+    b->migration_address = g_steal_pointer(&address);
+    address = g_steal_pointer(&m->migration_address);
+    ck_assert_uint_eq(vl_migrate_max_links(m, b, -1, &why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "no migration_address for this host"));
+    m->migration_address = g_steal_pointer(&address);
+}
+END_TEST
+
+START_TEST(test_peer_links)
+{
+    g_autoptr(VlPolicy) policy = load_policy();
+    VlPeerConfig *b = peer_b(policy);
+    VlPeerConfig *c = g_ptr_array_index(policy->migration->peers, 1);
+    g_autoptr(GHashTable) unavailable = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(VlMigratePeerLinks) links = NULL;
+    VlMigratePlanInput in;
+
+    /* lane2 cannot come up: lane1 and lane3 remain, in order */
+    g_hash_table_add(unavailable, (gpointer)"lane2");
+    links = vl_migrate_peer_links_new(b, unavailable, NULL);
+    ck_assert_uint_eq(links->names->len, 2);
+    ck_assert_str_eq(g_ptr_array_index(links->names, 0), "lane1");
+    ck_assert_str_eq(g_ptr_array_index(links->names, 1), "lane3");
+    ck_assert_double_eq(g_array_index(links->bps, double, 1), LANE_BPS);
+    ck_assert_int_eq(links->base_source, VL_MIGRATE_BASE_DECLARED);
+    ck_assert_double_eq(links->base_bps, LANE_BPS);
+    ck_assert(isnan(links->learned[0]) && isnan(links->learned[VL_PLAN_LANES_MAX]));
+
+    vl_migrate_plan_input_from_policy(&in, policy->migration, links, 3);
+    ck_assert_double_eq(in.threshold_s, 30);
+    ck_assert_double_eq(in.lane_up_s, 2.5);
+    ck_assert_uint_eq(in.max_links, 3);
+    ck_assert_uint_eq(in.channels_per_link, policy->migration->channels_per_lane);
+    ck_assert_double_eq(in.max_downtime_s, policy->migration->max_downtime_ms / 1000.0);
+    ck_assert_uint_eq(in.n_lanes, 2);
+    ck_assert_str_eq(in.lane_names[1], "lane3");
+    ck_assert_double_eq(in.base_bps, LANE_BPS);
+    ck_assert_ptr_eq(in.learned_bps, links->learned);
+    g_clear_pointer(&links, vl_migrate_peer_links_free);
+
+    /* no base_bandwidth_mbit: as fast as the first lane */
+    b->base_bandwidth_mbit = 0;
+    links = vl_migrate_peer_links_new(b, NULL, NULL);
+    ck_assert_int_eq(links->base_source, VL_MIGRATE_BASE_FIRST_LANE);
+    ck_assert_double_eq(links->base_bps, LANE_BPS);
+    ck_assert_uint_eq(links->names->len, 3);
+    g_clear_pointer(&links, vl_migrate_peer_links_free);
+
+    /* nothing at all: unknown */
+    links = vl_migrate_peer_links_new(c, NULL, NULL);
+    ck_assert_int_eq(links->base_source, VL_MIGRATE_BASE_UNKNOWN);
+    ck_assert_double_eq(links->base_bps, 0);
+    ck_assert_uint_eq(links->names->len, 0);
+}
+END_TEST
+
+/* One attempt's parameters: with lanes and more than one link the plan
+ * goes into the destination XML; otherwise none, whatever the lanes. */
+START_TEST(test_build_attempt)
+{
+    g_autoptr(VlPolicy) policy = load_policy();
+    VlPeerConfig *b = peer_b(policy);
+    g_autoptr(VlMigrateLanes) lanes = g_new0(VlMigrateLanes, 1);
+    const char *xml = "<domain type='kvm'><name>web</name><metadata/></domain>";
+    const char *dest_xml = NULL;
+    const char *persist_xml = NULL;
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    int channels = 0;
+    unsigned int flags = 0;
+    gboolean with_plan = TRUE;
+    VlMigrateSettings settings;
+
+    lanes->plan_id = g_strdup("web.1.2");
+    lanes->up = g_ptr_array_new();
+    lanes->outcomes = g_ptr_array_new();
+    g_ptr_array_add(lanes->up, g_ptr_array_index(b->lanes, 0));
+    g_ptr_array_add(lanes->up, g_ptr_array_index(b->lanes, 1));
+    vl_migrate_settings_init(&settings);
+
+    ck_assert(vl_migrate_build_attempt(&settings, xml, "web.1.2", "host-a", "198.19.0.1",
+                                       lanes, 3, 6, "tcp://198.19.0.2", &with_plan,
+                                       &params, &nparams, &flags, NULL));
+    ck_assert(with_plan);
+    ck_assert(flags & VIR_MIGRATE_PARALLEL);
+    ck_assert_int_eq(virTypedParamsGetInt(params, nparams,
+                                          VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                                          &channels), 1);
+    ck_assert_int_eq(channels, 6);
+    ck_assert_int_eq(virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_DEST_XML,
+                                             &dest_xml), 1);
+    ck_assert_ptr_nonnull(strstr(dest_xml, "id=\"web.1.2\""));
+    ck_assert_ptr_nonnull(strstr(dest_xml, "dest-address=\"198.18.12.2\""));
+    ck_assert_ptr_nonnull(strstr(dest_xml, "migration-address=\"198.19.0.1\""));
+    virTypedParamsFree(params, nparams);
+
+    /* the same lanes, one link (a retry): no plan, channels as given */
+    params = NULL;
+    nparams = 0;
+    ck_assert(vl_migrate_build_attempt(&settings, xml, "web.1.2", "host-a", "198.19.0.1",
+                                       lanes, 1, 2, "tcp://198.19.0.2", &with_plan,
+                                       &params, &nparams, &flags, NULL));
+    ck_assert(!with_plan);
+    ck_assert_int_eq(virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_DEST_XML,
+                                             &dest_xml), 0);
+    ck_assert_int_eq(virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_PERSIST_XML,
+                                             &persist_xml), 0);
+    virTypedParamsFree(params, nparams);
+
+    /* plain: no XML needed, no channels, no PARALLEL */
+    params = NULL;
+    nparams = 0;
+    ck_assert(vl_migrate_build_attempt(&settings, NULL, "web.1.2", "host-a", NULL, NULL,
+                                       1, 0, NULL, NULL, &params, &nparams, &flags, NULL));
+    ck_assert(!(flags & VIR_MIGRATE_PARALLEL));
+    ck_assert(flags & VIR_MIGRATE_PEER2PEER);
+    virTypedParamsFree(params, nparams);
+
+    /* a destination XML that cannot take a plan fails, naming why */
+    params = NULL;
+    nparams = 0;
+    ck_assert(!vl_migrate_build_attempt(&settings, "<domain", "web.1.2", "host-a",
+                                        "198.19.0.1", lanes, 3, 6, NULL, &with_plan,
+                                        &params, &nparams, &flags, NULL));
+    ck_assert_ptr_null(params);
+}
+END_TEST
+
+/* A job started in a thread with a context of its own is polled there,
+ * not on the global default context nobody turns here (the daemon's
+ * mover runs jobs this way in the executor's threads). */
+static gpointer
+job_in_thread(gpointer data)
+{
+    FakeJob *f = data;
+    g_autoptr(GMainContext) context = g_main_context_new();
+    g_autoptr(VlMigrateJob) job = NULL;
+
+    g_main_context_push_thread_default(context);
+    job = fake_job_new(f, FAKE_COMPLETE);
+    vl_migrate_job_start(job, fake_progress, fake_done, f);
+    while (!f->done)
+        g_main_context_iteration(context, TRUE);
+    g_main_context_pop_thread_default(context);
+    return NULL;
+}
+
+START_TEST(test_job_own_context)
+{
+    FakeJob f;
+    GThread *thread = g_thread_new("job", job_in_thread, &f);
+
+    g_thread_join(thread);
+    ck_assert_int_eq(f.result.outcome, VL_MIGRATE_OUTCOME_COMPLETED);
+    ck_assert_uint_ge(f.progress_calls, 1);
+    ck_assert_uint_eq(f.downtime_calls, 1);
+    /* nothing of the job was left on this thread's context */
+    ck_assert(!g_main_context_pending(NULL));
+    fake_job_clear(&f);
+}
+END_TEST
+
 static Suite *
 migrate_suite(void)
 {
@@ -1440,6 +1628,12 @@ migrate_suite(void)
     tcase_add_test(tc, test_lanes_down_request);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("inputs");
+    tcase_add_test(tc, test_max_links);
+    tcase_add_test(tc, test_peer_links);
+    tcase_add_test(tc, test_build_attempt);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("dest-xml");
     tcase_add_loop_test(tc, test_plan_id, 0, G_N_ELEMENTS(odd_names));
     tcase_add_test(tc, test_host_label);
@@ -1459,6 +1653,7 @@ migrate_suite(void)
     tcase_add_test(tc, test_job_cancel_early);
     tcase_add_test(tc, test_job_stall);
     tcase_add_test(tc, test_job_postcopy);
+    tcase_add_test(tc, test_job_own_context);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("history");

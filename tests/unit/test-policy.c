@@ -590,18 +590,14 @@ START_TEST(test_good_empty_object)
 }
 END_TEST
 
-START_TEST(test_good_full)
+/* The migration object of good/full.json, field by field. */
+static void
+assert_full_migration(const VlMigrationPolicy *m)
 {
-    g_autoptr(VlPolicy) policy = load_good("full.json");
-    VlMigrationPolicy *m = policy->migration;
-    VlPeerConfig *peer;
-    VlLaneConfig *lane;
-    VlDowntimeStep *step;
-    VlContainerPolicy *c;
-    VlAffinity *aff;
-    const VlIndicatorThresholds *t;
+    const VlPeerConfig *peer;
+    const VlLaneConfig *lane;
+    const VlDowntimeStep *step;
 
-    ck_assert_ptr_nonnull(policy->migration_file);
     ck_assert_double_eq(m->threshold_s, 12.5);
     ck_assert_double_eq(m->lane_up_max_s, 0.25);
     ck_assert_str_eq(m->migration_address, "fd00::1");
@@ -646,6 +642,18 @@ START_TEST(test_good_full)
     ck_assert_ptr_null(peer->migration_address);
     ck_assert_double_eq(peer->base_bandwidth_mbit, 0);
     ck_assert_uint_eq(peer->lanes->len, 0);
+}
+
+START_TEST(test_good_full)
+{
+    g_autoptr(VlPolicy) policy = load_good("full.json");
+    VlMigrationPolicy *m = policy->migration;
+    VlContainerPolicy *c;
+    VlAffinity *aff;
+    const VlIndicatorThresholds *t;
+
+    ck_assert_ptr_nonnull(policy->migration_file);
+    assert_full_migration(m);
 
     ck_assert_uint_eq(policy->containers->len, 2);
     c = g_ptr_array_index(policy->containers, 0);
@@ -700,6 +708,30 @@ START_TEST(test_good_full)
     assert_container_defaults(c);
     ck_assert_ptr_eq(vl_policy_find_container(policy, "db"), c);
     ck_assert_ptr_null(vl_policy_find_container(policy, "DB"));
+}
+END_TEST
+
+/* A copy holds every field and owns its strings and arrays: it outlives
+ * the policy it came from (a reload while a move runs). */
+START_TEST(test_migration_copy)
+{
+    g_autoptr(VlMigrationPolicy) copy = NULL;
+    g_autoptr(VlMigrationPolicy) defaults = vl_migration_policy_new();
+    g_autoptr(VlMigrationPolicy) copy_defaults = NULL;
+
+    {
+        g_autoptr(VlPolicy) policy = load_good("full.json");
+
+        copy = vl_migration_policy_copy(policy->migration);
+        ck_assert_ptr_ne(copy->peers, policy->migration->peers);
+        ck_assert_ptr_ne(copy->migration_address, policy->migration->migration_address);
+    }
+    assert_full_migration(copy);
+    copy_defaults = vl_migration_policy_copy(defaults);
+    ck_assert_ptr_null(copy_defaults->migration_address);
+    ck_assert_uint_eq(copy_defaults->peers->len, 0);
+    ck_assert_uint_eq(copy_defaults->downtime_ladder->len, 0);
+    ck_assert_uint_eq(copy_defaults->max_lanes, defaults->max_lanes);
 }
 END_TEST
 
@@ -1330,6 +1362,7 @@ policy_suite(void)
     tcase_add_test(tc, test_good_defaults);
     tcase_add_test(tc, test_good_empty_object);
     tcase_add_test(tc, test_good_full);
+    tcase_add_test(tc, test_migration_copy);
     tcase_add_test(tc, test_max_active_default);
     tcase_add_test(tc, test_bounds_inclusive);
     tcase_add_test(tc, test_host_load);
