@@ -323,24 +323,6 @@ list_domains(Evacuation *ev, virConnectPtr conn, const VlPolicy *policy,
     return TRUE;
 }
 
-/* RAM never written is zero; QEMU's resident size bounds the rest. */
-static double
-zero_bytes_of(virDomainPtr dom, double memory_bytes)
-{
-    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
-    int n = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-    int i;
-
-    for (i = 0; i < n; i++) {
-        if (stats[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
-            double rss = stats[i].val * 1024.0;
-
-            return rss < memory_bytes ? memory_bytes - rss : 0;
-        }
-    }
-    return 0;
-}
-
 /*
  * Memory and dirty rate of each domain.  All dirty-rate measurements run
  * at once, so the wait is one period whatever the number of domains.
@@ -369,7 +351,7 @@ gather_domains(Evacuation *ev, GPtrArray *moving)
         g_ptr_array_add(domains, d);
         if (virDomainGetInfo(dom, &info) == 0) {
             d->memory_bytes = info.memory * 1024.0;
-            d->zero_bytes = zero_bytes_of(dom, d->memory_bytes);
+            d->zero_bytes = vl_migrate_guess_zero_bytes(dom, d->memory_bytes);
         }
 
         /* A daemon that samples dirty rates in the background knows them

@@ -170,6 +170,7 @@ static void move_log(Move *mv, GLogLevelFlags level, const char *fmt, ...)
 static void
 move_log(Move *mv, GLogLevelFlags level, const char *fmt, ...)
 {
+    g_autoptr(GSource) source = NULL;
     LogLine *line = NULL;
     va_list args;
 
@@ -185,8 +186,12 @@ move_log(Move *mv, GLogLevelFlags level, const char *fmt, ...)
     }
     line->mover = vl_mover_ref(mv->mover);
     line->level = level;
-    g_main_context_invoke_full(mv->mover->context, G_PRIORITY_DEFAULT,
-                               log_line_deliver, line, log_line_free);
+    /* Always through a source: never from this thread, even when it
+     * could acquire the context for a moment. */
+    source = g_idle_source_new();
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, log_line_deliver, line, log_line_free);
+    g_source_attach(source, mv->mover->context);
 }
 
 /* ---- one move ------------------------------------------------------------ */
@@ -326,12 +331,8 @@ plan_move(Move *mv, GHashTable *unavailable, GError **error)
         vl_error_set_from_virt(error, "Failed to read the state of '%s'", mv->name);
         return NULL;
     }
-    memory_bytes = info.memory * 1024.0;
-    zero_bytes = vl_migrate_guess_zero_bytes(mv->dom, memory_bytes);
-    read_rates(mv, &zero_bytes);
     if (mv->history_path && !(history = vl_history_load(mv->history_path, &local)))
         g_debug("No history: %s", local->message);
-
     links = vl_migrate_peer_links_new(mv->peer, unavailable, history);
     if (links->base_source == VL_MIGRATE_BASE_UNKNOWN) {
         move_log(mv, G_LOG_LEVEL_MESSAGE,
@@ -339,6 +340,9 @@ plan_move(Move *mv, GHashTable *unavailable, GError **error)
                  mv->name, mv->peer->name);
         return NULL;
     }
+    memory_bytes = info.memory * 1024.0;
+    zero_bytes = vl_migrate_guess_zero_bytes(mv->dom, memory_bytes);
+    read_rates(mv, &zero_bytes);
     vl_migrate_plan_input_from_policy(&in, m, links, max_links);
     in.memory_bytes = memory_bytes;
     in.zero_bytes = MIN(zero_bytes, memory_bytes);
@@ -524,6 +528,18 @@ attempt_result(Move *mv, GError **error)
     return FALSE;
 }
 
+/* Whether the mover was cancelled (the daemon stopping) before the job. */
+static gboolean
+move_cancelled(Move *mv, GError **error)
+{
+    if (!g_cancellable_is_cancelled(mv->cancellable))
+        return FALSE;
+    g_set_error(error, VL_ERROR, VL_ERROR_FAILED,
+                "The migration of '%s' to '%s' was cancelled before it started",
+                mv->name, mv->dest_uri);
+    return TRUE;
+}
+
 /* No peer in the policy for the destination: as the executor always did. */
 static gboolean
 move_plain(Move *mv, GError **error)
@@ -555,7 +571,7 @@ move_over_lanes(Move *mv, GError **error)
     double predicted_s = NAN;
     guint links;
     guint channels;
-    char *raw;
+    char *raw = NULL;
 
     if (mv->peer->migration_address)
         mv->migration_uri = vl_migrate_uri_for_address(mv->peer->migration_address);
@@ -584,11 +600,15 @@ move_over_lanes(Move *mv, GError **error)
                  chosen->links, chosen->channels, chosen->predicted_s,
                  vl_migrate_stop_reason_to_string(plan->stop_reason));
     }
-    if (g_cancellable_set_error_if_cancelled(mv->cancellable, error))
+    if (move_cancelled(mv, error))
         return FALSE;
 
     if (chosen && chosen->links > 1)
         lanes = lanes_up(mv, chosen->links - 1, unavailable, &requested);
+    if (move_cancelled(mv, error)) {
+        lanes_down(mv, &requested);
+        return FALSE;
+    }
     links = vl_migrate_lanes_get_links(lanes);
     channels = vl_migrate_channels_for(links, MAX(1, m->channels_per_lane), 0);
     if (plan && links <= plan->steps->len) {
@@ -656,7 +676,7 @@ vl_mover_migrate(virDomainPtr dom, const char *dest_uri, gpointer user_data,
     mv = move_new(mover, dom, dest_uri);
     if (mv->migration)
         mv->peer = vl_migrate_find_peer(mv->migration, dest_uri, NULL, NULL);
-    if (g_cancellable_set_error_if_cancelled(mv->cancellable, error))
+    if (move_cancelled(mv, error))
         return FALSE;
     if (!mv->peer)
         return move_plain(mv, error);

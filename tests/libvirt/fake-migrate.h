@@ -59,6 +59,19 @@ gpointer vl_fake_job_new(gpointer user_data, virDomainPtr dom,
 void vl_fake_job_free(gpointer data);
 extern const VlMigrateJobOps vl_fake_job_ops;
 
+/* Points the members that every driver's config shares (the daemon call
+ * and the job's seam) at the fake @f, polling every 20 ms. */
+#define VL_FAKE_MIGRATE_CONFIGURE(config, f) \
+    do { \
+        (config).call = vl_fake_daemon_call; \
+        (config).call_data = (f); \
+        (config).job_ops = &vl_fake_job_ops; \
+        (config).job_data_new = vl_fake_job_new; \
+        (config).job_data_free = vl_fake_job_free; \
+        (config).job_user_data = (f); \
+        (config).poll_ms = 20; \
+    } while (0)
+
 /* Entries of @list starting with @prefix. */
 guint vl_fake_count_prefix(GPtrArray *list, const char *prefix);
 

@@ -226,13 +226,7 @@ fixture_init(Fixture *fx, guint lanes)
     config.migration = fx->policy->migration;
     config.peer = g_ptr_array_index(fx->policy->migration->peers, 0);
     config.lanes = lanes;
-    config.call = vl_fake_daemon_call;
-    config.call_data = &fx->fake;
-    config.job_ops = &vl_fake_job_ops;
-    config.job_data_new = vl_fake_job_new;
-    config.job_data_free = vl_fake_job_free;
-    config.job_user_data = &fx->fake;
-    config.poll_ms = 20;
+    VL_FAKE_MIGRATE_CONFIGURE(config, &fx->fake);
     fx->dir = g_dir_make_tmp("vl-evacuate-XXXXXX", NULL);
     ck_assert_ptr_nonnull(fx->dir);
     fx->history_path = g_build_filename(fx->dir, "history.jsonl", NULL);

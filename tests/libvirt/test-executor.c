@@ -728,36 +728,122 @@ gate_inside(gpointer data)
     return inside;
 }
 
-/* Freed with a job in a worker thread: no handler is called later. */
-START_TEST(test_free_with_job_running)
+/* Submits the migration of a new "web-m" to b and waits until the
+ * migrate function holds it at @gate. */
+static void
+submit_gated(Fixture *fx, Gate *gate)
 {
-    Fixture *fx = fixture_new();
-    static Gate gate;
     VlContainerDecision *d = decision(VL_CONTAINER_ACTION_MIGRATE_AWAY, NULL,
                                       NULL, "web-m");
 
     define(fx, "web-m", NULL, TRUE);
     d->peer = g_strdup("qemu+tcp://b/system");
-    vl_executor_set_migrate_func(fx->executor, gated_migrate, &gate);
     vl_executor_submit(fx->executor, fx->conn, fx->policy, d, NULL);
     vl_container_decision_free(d);
-    ck_assert(vl_virt_test_wait(gate_inside, &gate));
+    ck_assert(vl_virt_test_wait(gate_inside, gate));
+}
+
+/* Frees the executor (a new one takes its place), then lets the held
+ * migration end. */
+static void
+free_then_release(Fixture *fx, Gate *gate)
+{
+    g_clear_pointer(&fx->executor, vl_executor_free);
+    fx->executor = vl_executor_new(NULL, NULL);
+    g_mutex_lock(&gate->lock);
+    gate->release = TRUE;
+    g_cond_broadcast(&gate->cond);
+    g_mutex_unlock(&gate->lock);
+}
+
+/* Freed with a job in a worker thread: no handler is called later. */
+START_TEST(test_free_with_job_running)
+{
+    Fixture *fx = fixture_new();
+    static Gate gate;
+
+    vl_executor_set_migrate_func(fx->executor, gated_migrate, &gate);
+    submit_gated(fx, &gate);
     ck_assert(vl_executor_is_migrating(fx->executor, "web-m"));
     ck_assert(!vl_executor_is_migrating(fx->executor, "web-x"));
     ck_assert_uint_eq(vl_executor_get_migrations(fx->executor), 1);
     ck_assert_str_eq(vl_executor_get_step(fx->executor, "web"),
                      "step 1 of 1: migrating 'web-m' to 'qemu+tcp://b/system'");
 
-    g_clear_pointer(&fx->executor, vl_executor_free);
-    fx->executor = vl_executor_new(NULL, NULL);
-    g_mutex_lock(&gate.lock);
-    gate.release = TRUE;
-    g_cond_broadcast(&gate.cond);
-    g_mutex_unlock(&gate.lock);
+    free_then_release(fx, &gate);
     /* Let the abandoned job's completion arrive, if it (wrongly) would. */
     vl_test_loop_run_until(is_finished, fx, 500);
     ck_assert_uint_eq(fx->finished, 0);
     ck_assert_uint_eq(fx->reports->len, 1);     /* "migrating", before */
+    fixture_free(fx);
+}
+END_TEST
+
+/* Reference-counted data for the migration: one reference per step's
+ * thread, also for a thread the executor abandons. */
+typedef struct {
+    gint refs;
+    gint ref_calls;
+    Gate gate;
+} RefData;
+
+static gpointer
+ref_data_ref(gpointer data)
+{
+    RefData *r = data;
+
+    g_atomic_int_inc(&r->refs);
+    g_atomic_int_inc(&r->ref_calls);
+    return r;
+}
+
+static void
+ref_data_unref(gpointer data)
+{
+    RefData *r = data;
+
+    g_atomic_int_add(&r->refs, -1);
+    g_main_context_wakeup(NULL);
+}
+
+static gboolean
+refs_are_zero(gpointer data)
+{
+    return g_atomic_int_get(&((RefData *)data)->refs) == 0;
+}
+
+static gboolean
+ref_migrate(virDomainPtr dom, const char *dest_uri, gpointer user_data,
+            GError **error)
+{
+    RefData *r = user_data;
+    gboolean ok;
+
+    /* the step's own reference, besides the executor's */
+    ck_assert_int_eq(g_atomic_int_get(&r->refs), 2);
+    ok = gated_migrate(dom, dest_uri, &r->gate, error);
+    /* released after the executor was freed: only this step's is left */
+    ck_assert_int_eq(g_atomic_int_get(&r->refs), 1);
+    return ok;
+}
+
+START_TEST(test_migrate_func_full_refs)
+{
+    Fixture *fx = fixture_new();
+    static RefData r;
+
+    r.refs = 1;                 /* the executor's, handed over below */
+    vl_executor_set_migrate_func_full(fx->executor, ref_migrate, &r,
+                                      ref_data_ref, ref_data_unref);
+    submit_gated(fx, &r.gate);
+    ck_assert_int_eq(g_atomic_int_get(&r.refs), 2);
+    ck_assert_int_eq(g_atomic_int_get(&r.ref_calls), 1);
+
+    /* the executor goes, its reference with it; the thread keeps its own
+     * until it ends (ref_migrate() checks) */
+    free_then_release(fx, &r.gate);
+    ck_assert(vl_virt_test_wait(refs_are_zero, &r));
+    ck_assert_uint_eq(fx->finished, 0);
     fixture_free(fx);
 }
 END_TEST
@@ -795,6 +881,7 @@ executor_suite(void)
     tcase_add_test(tc, test_incomplete_decisions);
     tcase_add_test(tc, test_advised_never_runs);
     tcase_add_test(tc, test_free_with_job_running);
+    tcase_add_test(tc, test_migrate_func_full_refs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -74,13 +74,7 @@ fixture_init(Fixture *fx, double threshold_s)
     fx->log = g_ptr_array_new_with_free_func(g_free);
 
     vl_mover_config_init(&config);
-    config.call = vl_fake_daemon_call;
-    config.call_data = &fx->fake;
-    config.job_ops = &vl_fake_job_ops;
-    config.job_data_new = vl_fake_job_new;
-    config.job_data_free = vl_fake_job_free;
-    config.job_user_data = &fx->fake;
-    config.poll_ms = 20;
+    VL_FAKE_MIGRATE_CONFIGURE(config, &fx->fake);
     config.log_func = on_log;
     config.log_data = fx;
     fx->mover = vl_mover_new(&config);
