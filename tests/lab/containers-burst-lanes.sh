@@ -18,6 +18,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lanes-lib.sh
 . "$(dirname "$0")/lanes-lib.sh"
+# shellcheck source-path=SCRIPTDIR source=containers-lib.sh
+. "$(dirname "$0")/containers-lib.sh"
 
 t_need_lab
 ll_need_build
@@ -27,46 +29,10 @@ A=qemu+tcp://198.18.0.11/system
 B=qemu+tcp://198.18.0.12/system
 dom=burst-1
 
-# write_recording FILE HOST_PERCENT...: as tests/lab/containers-burst.sh
-write_recording() {
-    local file=$1 t=0 busy=0 pct
-    shift
-    {
-        echo "# tests/lab/containers-burst-lanes.sh"
-        echo "@sample 0"
-        echo "Host:"
-        echo "  cpu.kernel=0"
-        echo "  cpu.user=0"
-        echo "  cpu.idle=0"
-        for pct in "$@"; do
-            t=$((t + 10))
-            busy=$((busy + pct * 100000000))
-            echo "@sample $t"
-            echo "Host:"
-            echo "  cpu.kernel=0"
-            echo "  cpu.user=$busy"
-            echo "  cpu.idle=$((t * 1000000000 - busy))"
-        done
-    } >"$file"
-}
-
 etc=$(mktemp -d "${TMPDIR:-/tmp}/vl-burst-lanes.XXXXXX")
 trap 'rm -rf "$etc"' EXIT
-mkdir -p "$etc/a/containers.d"
-cat >"$etc/a/virt-lanesd.conf" <<CONF
-[daemon]
-verbose = true
-policy_dir = /etc/virt-lanes/containers.d
-[lanes]
-journal = $LL_JOURNAL
-script_dir = $LL_SRC/qemu-scripts
-[containers]
-tick_s = 1
-home_uri = $A
-stats_replay = /etc/virt-lanes/stats.rec
-[estimator]
-history_file = $LL_HISTORY
-CONF
+cl_daemon_conf "$etc" "$A" "[lanes]" "journal = $LL_JOURNAL" \
+    "script_dir = $LL_SRC/qemu-scripts" "[estimator]" "history_file = $LL_HISTORY"
 # The lab's policy for a (lanes 1 and 2 to b, 200 Mbit/s each), a threshold
 # that the base path alone cannot meet, and the container.
 "$LAB/policy" a --links 3 --rate 200mbit |
@@ -80,7 +46,7 @@ CONF
             "cooldown_s": 3,
             "host_load": { "cpu": { "under_loaded": 30, "overloaded": 80 }, "hold_s": 0 }
         }]' >"$etc/a/containers.d/burst.json" || t_fail "cannot write the policy"
-write_recording "$etc/a/stats.rec" 50 50
+cl_write_recording "$etc/a/stats.rec" 50 50
 chmod 0755 "$etc/a" "$etc/a/containers.d"
 chmod 0644 "$etc/a/virt-lanesd.conf" "$etc/a/containers.d/burst.json" "$etc/a/stats.rec"
 
@@ -125,7 +91,7 @@ member_known >/dev/null 2>&1 || t_fail "the member is not known: $(cli container
 
 # Over (two intervals at 95 %), then 10 % for good: the move away, then back.
 tx0=$(ll_tx a)
-write_recording "$FS/etc/virt-lanes/stats.rec" 95 95 10
+cl_write_recording "$FS/etc/virt-lanes/stats.rec" 95 95 10
 kill -HUP "$(ll_daemon_pid a)"
 
 # Watch both hosts' routed lanes until the move away has an outcome.
@@ -153,8 +119,7 @@ grep -q "Moving 'burst-1': lanes up for plan '[^']*': 2 of 2; 3 link(s), 6 chann
 grep -q "Moved 'burst-1' to 'b' over 3 link(s) with 6 channels" "$LOG" ||
     t_fail "the daemon's log does not show the move over 3 links"
 
-bytes=$(jq -n -c --argjson a "$tx0" --argjson b "$tx1" \
-    '[range(0; 3) | "lane\(.)" as $k | $b[$k] - $a[$k]]')
+bytes=$(ll_lane_bytes "$tx0" "$tx1")
 t_log "bytes sent per link on a (lane0 = base path): $bytes"
 # Every link carried a real share (each a third, give or take; the base
 # path also carries libvirt's own connection).

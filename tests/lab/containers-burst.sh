@@ -13,6 +13,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
+# shellcheck source-path=SCRIPTDIR source=containers-lib.sh
+. "$(dirname "$0")/containers-lib.sh"
 
 if [ -z "$T_BUILDDIR" ] || [ ! -x "$T_BUILDDIR/plugin/daemon/virt-lanesd" ]; then
     t_skip "needs VL_LAB_BUILDDIR with a built daemon and CLI"
@@ -25,43 +27,9 @@ A=qemu+tcp://198.18.0.11/system
 B=qemu+tcp://198.18.0.12/system
 dom=burst-1
 
-# write_recording FILE HOST_PERCENT... -> one sample every 10 s, the host's
-# CPU busy at each given percentage over the interval before it (the first
-# sample only starts the counters); the last interval goes on for ever.
-write_recording() {
-    local file=$1 t=0 busy=0 pct
-    shift
-    {
-        echo "# tests/lab/containers-burst.sh"
-        echo "@sample 0"
-        echo "Host:"
-        echo "  cpu.kernel=0"
-        echo "  cpu.user=0"
-        echo "  cpu.idle=0"
-        for pct in "$@"; do
-            t=$((t + 10))
-            busy=$((busy + pct * 100000000))
-            echo "@sample $t"
-            echo "Host:"
-            echo "  cpu.kernel=0"
-            echo "  cpu.user=$busy"
-            echo "  cpu.idle=$((t * 1000000000 - busy))"
-        done
-    } >"$file"
-}
-
 etc=$(mktemp -d "${TMPDIR:-/tmp}/vl-burst-test.XXXXXX")
 trap 'rm -rf "$etc"' EXIT
-mkdir -p "$etc/a/containers.d"
-cat >"$etc/a/virt-lanesd.conf" <<CONF
-[daemon]
-verbose = true
-policy_dir = /etc/virt-lanes/containers.d
-[containers]
-tick_s = 1
-home_uri = $A
-stats_replay = /etc/virt-lanes/stats.rec
-CONF
+cl_daemon_conf "$etc" "$A"
 cat >"$etc/a/containers.d/burst.json" <<JSON
 {
   "migration": {
@@ -80,7 +48,7 @@ cat >"$etc/a/containers.d/burst.json" <<JSON
 }
 JSON
 # In band until the test says otherwise.
-write_recording "$etc/a/stats.rec" 50 50
+cl_write_recording "$etc/a/stats.rec" 50 50
 chmod 0755 "$etc/a" "$etc/a/containers.d"
 chmod 0644 "$etc/a/virt-lanesd.conf" "$etc/a/containers.d/burst.json" "$etc/a/stats.rec"
 
@@ -132,7 +100,7 @@ wait_for 60 "the member to be known" member_known
 [ ! -s "$AUDIT" ] || t_fail "an action before the host was overloaded: $(cat "$AUDIT")"
 
 # Over (two intervals at 95 %), then 10 % for good.
-write_recording "$FS/etc/virt-lanes/stats.rec" 95 95 10
+cl_write_recording "$FS/etc/virt-lanes/stats.rec" 95 95 10
 kill -HUP "$(tr -dc '0-9' <"$VL_LAB_DIR/hosts/a/pids/virt-lanesd")"
 
 wait_for 300 "migrate_away to finish" \

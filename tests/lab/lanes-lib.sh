@@ -111,6 +111,12 @@ ll_tx() {
         jq -c '[.[] | select(.ifname | test("^lane[0-9]+$")) | {(.ifname): .stats64.tx.bytes}] | add'
 }
 
+# ll_lane_bytes TX_BEFORE TX_AFTER: [bytes lane0 sent, lane1, ...] between two
+# ll_tx readings, in the order of the lane names.
+ll_lane_bytes() {
+    jq -n -c --argjson a "$1" --argjson b "$2" '[$b | keys[] as $k | $b[$k] - ($a[$k] // 0)]'
+}
+
 # ll_lane_traces HOST: one line per trace a lane leaves on HOST (an up
 # spare NIC, an "ip rule" with one of our marks, a route in a lane table,
 # an nftables table of lane-steer); nothing when clean.

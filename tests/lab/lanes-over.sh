@@ -58,8 +58,7 @@ jq -e '.outcome == "completed" and .links == 3 and .channels == 6 and .predicted
 [ "$max_a" -eq 2 ] || t_fail "host a had $max_a lanes routed at most, not 2"
 [ "$max_b" -eq 2 ] || t_fail "host b had $max_b lanes routed at most, not 2"
 
-bytes=$(jq -n -c --argjson a "$tx0" --argjson b "$tx1" \
-    '[range(0; 3) | "lane\(.)" as $k | $b[$k] - $a[$k]]')
+bytes=$(ll_lane_bytes "$tx0" "$tx1")
 t_log "bytes per lane on a: $bytes"
 jq -e '(add / 3) as $share | all(.[]; . > 0.75 * $share and . < 1.25 * $share) and add > 256 * 1048576' \
     >/dev/null <<<"$bytes" || t_fail "lanes not within 25 % of their share: $bytes"
