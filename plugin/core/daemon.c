@@ -17,7 +17,6 @@
 #include "ipc.h"
 #include "levers.h"
 #include "metadata.h"
-#include "mover.h"
 #include "timestamp.h"
 #include "vl-autoptr.h"
 #include "vl-error.h"
@@ -1364,4 +1363,10 @@ VlLaneManager *
 vl_daemon_get_lanes(VlDaemon *daemon)
 {
     return daemon->lanes;
+}
+
+VlMover *
+vl_daemon_get_mover(VlDaemon *daemon)
+{
+    return daemon->mover;
 }

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "domains.h"
 #include "lanes.h"
+#include "mover.h"
 #include "policy.h"
 #include "vl-config.h"
 
@@ -113,5 +114,8 @@ VlConn *vl_daemon_get_conn(VlDaemon *daemon);
 VlDomainTable *vl_daemon_get_domains(VlDaemon *daemon);
 const VlPolicy *vl_daemon_get_policy(VlDaemon *daemon);      /* NULL before start */
 VlLaneManager *vl_daemon_get_lanes(VlDaemon *daemon);        /* NULL before start */
+/* The container moves' driver (borrowed): its requests reach this
+ * daemon's handlers in process. */
+VlMover *vl_daemon_get_mover(VlDaemon *daemon);
 
 G_END_DECLS

@@ -289,6 +289,8 @@ read_rates(Move *mv, double *zero_bytes)
         mv->dirty_bps = json_object_get_double(bps);
         return;
     }
+    if (!error && measured && json_object_object_get_ex(measured, "error", &bps))
+        g_set_error(&error, VL_ERROR, VL_ERROR_IPC, "%s", json_object_get_string(bps));
     move_log(mv, G_LOG_LEVEL_WARNING,
              "Moving '%s': could not measure its dirty rate (%s); assuming 0",
              mv->name, error ? error->message : "no sample in the reply");

@@ -22,6 +22,7 @@
 #include "virt-test.h"
 #include "vl-autoptr.h"
 #include "vl-error.h"
+#include "vl-virt-autoptr.h"
 
 /* The daemon answers a held "migrate begin" while the hook still waits,
  * with room for the hook's connect and send. */
@@ -720,6 +721,81 @@ START_TEST(test_policy_reload_all_or_nothing)
 }
 END_TEST
 
+/* ---- the daemon's own container moves ---------------------------------- */
+
+typedef struct {
+    VlMover *mover;
+    const char *dest_uri;
+    gboolean ok;
+    GError *error;
+    gint done;
+} Move;
+
+static gpointer
+move_thread(gpointer data)
+{
+    Move *m = data;
+    g_autoptr(virConnect) conn = virConnectOpen("test:///default");
+    g_autoptr(virDomain) dom = conn ? virDomainLookupByName(conn, "test") : NULL;
+
+    if (dom)
+        m->ok = vl_mover_migrate(dom, m->dest_uri, m->mover, &m->error);
+    g_atomic_int_set(&m->done, 1);
+    g_main_context_wakeup(NULL);
+    return NULL;
+}
+
+static gboolean
+move_done(gpointer data)
+{
+    return g_atomic_int_get(&((Move *) data)->done);
+}
+
+/* A move to the peer goes through this daemon's own handlers, with no
+ * socket: the test driver's guest over 200 Mbit/s links exceeds a 10 s
+ * threshold,
+ * so the real lane manager brings both lanes up and steers to them
+ * (the fake back end sees it), the test driver refuses to migrate, once
+ * over the lanes and once over the base path, and the lanes are down
+ * again before the move reports its failure. */
+START_TEST(test_mover_uses_daemon_handlers)
+{
+    Fixture *fx = fixture_new();
+    Move m = { vl_daemon_get_mover(fx->daemon), "qemu+tcp://198.18.0.11/system" };
+    GThread *thread = NULL;
+    g_autofree char *calls = NULL;
+    g_autofree char *policy = policy_text(TRUE, 5);
+    g_autoptr(GString) strict = g_string_new(policy);
+    g_autoptr(GError) error = NULL;
+
+    /* a threshold the base path alone cannot meet, applied by a reload */
+    g_string_replace(strict, "\"max_lanes\": 2,", "\"max_lanes\": 2, \"threshold_s\": 10,", 1);
+    write_policy(fx, "10-lanes.json", strict->str);
+    ck_assert_msg(vl_daemon_reload(fx->daemon, &error), "%s", error ? error->message : "");
+    thread = g_thread_new("move", move_thread, &m);
+
+    ck_assert(vl_virt_test_wait(move_done, &m));
+    g_thread_join(thread);
+    ck_assert(!m.ok);
+    ck_assert_ptr_nonnull(m.error);
+    ck_assert_msg(strstr(m.error->message, "Cannot migrate domain 'test'"), "%s",
+                  m.error->message);
+    calls = take_calls(fx);
+    ck_assert_msg(g_str_has_prefix(calls, "up lane1|up lane2|steer 198.19.0.1 2|"), "%s",
+                  calls);
+    ck_assert_msg(strstr(calls, "down lane1") && strstr(calls, "down lane2"), "%s", calls);
+    ck_assert_uint_eq(n_listed(fx), 0);
+    /* what it said, on the daemon's log */
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    ck_assert(log_contains(fx, "message Moving 'test' to 'host-a': "));
+    ck_assert(log_contains(fx, "lanes up for plan 'test."));
+    ck_assert(log_contains(fx, "retrying over the base path only"));
+    g_clear_error(&m.error);
+    fixture_free(fx);
+}
+END_TEST
+
 static Suite *
 daemon_lanes_suite(void)
 {
@@ -729,6 +805,7 @@ daemon_lanes_suite(void)
     tc = tcase_create("requests");
     tcase_add_test(tc, test_lanes_up_down_list);
     tcase_add_test(tc, test_lanes_bad_requests);
+    tcase_add_test(tc, test_mover_uses_daemon_handlers);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("destination");
