@@ -747,6 +747,18 @@ migrate_main(MigrateRun *run)
         return 1;
     }
     m = policy->migration;
+    /* The policy is the admin's standing word on what a migration may
+     * do to a guest; a flag on one command line does not override it. */
+    if (run->postcopy && !m->allow_postcopy) {
+        fail_msg("--postcopy: the policy in '%s' does not allow post-copy (set \"allow_postcopy\": true under \"migration\")",
+                 run->policy_path);
+        return 1;
+    }
+    if (run->auto_converge && !m->allow_auto_converge) {
+        fail_msg("--auto-converge: the policy in '%s' does not allow auto-converge (set \"allow_auto_converge\": true under \"migration\")",
+                 run->policy_path);
+        return 1;
+    }
     if (!(peer = vl_migrate_find_peer(m, run->dest_uri, run->peer_name, &error))) {
         fail_msg("%s", error->message);
         return 1;

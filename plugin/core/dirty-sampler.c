@@ -413,30 +413,49 @@ libvirt_query(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
     return vl_dirtyrate_query(dom, sample, error);
 }
 
+/* What real_wait() sleeps on: a cancel wakes it at once. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    gboolean cancelled;
+} Waiter;
+
+static void
+waiter_cancelled(GCancellable *cancellable G_GNUC_UNUSED, gpointer user_data)
+{
+    Waiter *waiter = user_data;
+
+    g_mutex_lock(&waiter->lock);
+    waiter->cancelled = TRUE;
+    g_cond_signal(&waiter->cond);
+    g_mutex_unlock(&waiter->lock);
+}
+
 static gboolean
 real_wait(gpointer ops_data G_GNUC_UNUSED, double seconds,
           GCancellable *cancellable)
 {
-    GMutex lock;
-    GCond cond;
+    Waiter waiter = { .cancelled = FALSE };
     gint64 end = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
-    gulong handler;
+    gulong handler = 0;
 
-    /* A cancellable wait: freeing the sampler must not wait a minute. */
-    g_mutex_init(&lock);
-    g_cond_init(&cond);
-    g_mutex_lock(&lock);
-    handler = g_cancellable_connect(cancellable, NULL, NULL, NULL);
-    while (!g_cancellable_is_cancelled(cancellable) &&
-           g_get_monotonic_time() < end) {
-        gint64 slice = MIN(end, g_get_monotonic_time() + 100000);
-
-        g_cond_wait_until(&cond, &lock, slice);
-    }
+    /* A cancellable wait: freeing the sampler must not wait a minute.
+     * Connected before the lock is taken: an already cancelled
+     * cancellable runs the callback right here. */
+    g_mutex_init(&waiter.lock);
+    g_cond_init(&waiter.cond);
+    if (cancellable)
+        handler = g_cancellable_connect(cancellable, G_CALLBACK(waiter_cancelled),
+                                        &waiter, NULL);
+    g_mutex_lock(&waiter.lock);
+    while (!waiter.cancelled &&
+           g_cond_wait_until(&waiter.cond, &waiter.lock, end))
+        ;
+    g_mutex_unlock(&waiter.lock);
+    /* Waits for a callback running in another thread to return. */
     g_cancellable_disconnect(cancellable, handler);
-    g_mutex_unlock(&lock);
-    g_cond_clear(&cond);
-    g_mutex_clear(&lock);
+    g_cond_clear(&waiter.cond);
+    g_mutex_clear(&waiter.lock);
     return !g_cancellable_is_cancelled(cancellable);
 }
 

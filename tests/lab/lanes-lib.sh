@@ -69,6 +69,7 @@ ll_daemon_start() {
     # shellcheck disable=SC2016 # sh records its pid and execs the daemon
     setsid nsenter -t "$holder" -m -u -n -- env -i \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
+        ${G_DEBUG:+G_DEBUG=$G_DEBUG} \
         sh -c 'echo "$$" >"$1"; shift; exec "$@"' vl-daemon-start "$dir/pids/virt-lanesd" \
         "$T_BUILDDIR/plugin/daemon/virt-lanesd" --uri qemu:///system --socket "$LL_SOCK" \
         --policy-dir "$LL_POLICY_DIR" --lane-journal "$LL_JOURNAL" --script-dir "$scripts" \

@@ -104,6 +104,20 @@ run migrate --policy "$TMP/bad.json" test "$B"
 [ "$CODE" -eq 1 ] || fail "bad policy: exit $CODE, expected 1"
 grep -q "unknown key 'max_lane'" "$TMP/err" || fail "bad policy: key not named"
 
+# ---- the policy decides whether post-copy and auto-converge may be used -------------------
+for flag in --postcopy --auto-converge; do
+    key=$(printf '%s' "$flag" | sed 's/^--//; s/-/_/g; s/^/allow_/')
+    # shellcheck disable=SC2086
+    run migrate $P --dry-run "$flag" test "$B"
+    [ "$CODE" -eq 1 ] || fail "$flag, policy says no: exit $CODE, expected 1"
+    grep -q "$key" "$TMP/err" || fail "$flag, policy says no: '$key' not named ($(cat "$TMP/err"))"
+    grep -q "$TMP/policy.json" "$TMP/err" || fail "$flag, policy says no: policy file not named"
+    [ ! -s "$TMP/out" ] || fail "$flag, policy says no: printed a plan"
+    sed "s/\"threshold_s\": 30,/\"threshold_s\": 30, \"$key\": true,/" "$TMP/policy.json" >"$TMP/allow.json"
+    run migrate --policy "$TMP/allow.json" --no-history --dirty-rate 0 --dry-run "$flag" test "$B"
+    [ "$CODE" -eq 0 ] || fail "$flag, policy allows it: exit $CODE ($(cat "$TMP/err"))"
+done
+
 # ---- dry runs: the plan follows the threshold and max_lanes ----------------------------
 # shellcheck disable=SC2086
 run migrate $P --dry-run --threshold 3600 test "$B"
