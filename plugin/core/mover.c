@@ -178,8 +178,8 @@ move_log(Move *mv, GLogLevelFlags level, const char *fmt, ...)
     va_start(args, fmt);
     line->message = g_strdup_vprintf(fmt, args);
     va_end(args);
-    g_debug("%s", line->message);
     if (!mv->mover->config.log_func) {
+        g_debug("%s", line->message);
         g_free(line->message);
         g_free(line);
         return;
