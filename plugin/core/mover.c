@@ -439,14 +439,13 @@ on_attempt_done(VlMigrateJob *job G_GNUC_UNUSED, const VlMigrateResult *result,
         mv->dirty_bps = result->progress.dirty_rate_bps;
 }
 
-static gboolean
+/* In the thread that cancels: the attempt's loop looks (below). */
+static void
 on_cancelled(GCancellable *cancellable G_GNUC_UNUSED, gpointer user_data)
 {
     Move *mv = user_data;
 
-    if (mv->job && vl_migrate_job_is_running(mv->job))
-        vl_migrate_job_cancel(mv->job, NULL);
-    return G_SOURCE_REMOVE;
+    g_main_context_wakeup(mv->context);
 }
 
 /*
@@ -460,13 +459,14 @@ run_attempt(Move *mv, const VlMigrateLanes *lanes, guint links, guint channels,
 {
     const VlMoverConfig *c = &mv->mover->config;
     const VlMigrateJobOps *ops = c->job_ops ? c->job_ops : vl_migrate_libvirt_ops();
-    g_autoptr(GSource) cancel_source = NULL;
     VlMigrateSettings settings;
     VlMigrateJobConfig job_config;
     virTypedParameterPtr params = NULL;
     int nparams = 0;
     unsigned int flags = 0;
     gpointer data;
+    gulong cancel_id;
+    gboolean cancel_sent = FALSE;
 
     vl_migrate_settings_init(&settings);
     if (!vl_migrate_build_attempt(&settings, mv->xml, mv->plan_id, mv->host_label,
@@ -495,13 +495,16 @@ run_attempt(Move *mv, const VlMigrateLanes *lanes, guint links, guint channels,
     g_main_context_push_thread_default(mv->context);
     mv->attempt_done = FALSE;
     mv->job = vl_migrate_job_new(ops, data, &job_config);
-    cancel_source = g_cancellable_source_new(mv->cancellable);
-    g_source_set_callback(cancel_source, G_SOURCE_FUNC(on_cancelled), mv, NULL);
-    g_source_attach(cancel_source, mv->context);
     vl_migrate_job_start(mv->job, NULL, on_attempt_done, mv);
-    while (!mv->attempt_done)
+    cancel_id = g_cancellable_connect(mv->cancellable, G_CALLBACK(on_cancelled), mv, NULL);
+    while (!mv->attempt_done) {
+        if (!cancel_sent && g_cancellable_is_cancelled(mv->cancellable)) {
+            cancel_sent = TRUE;
+            vl_migrate_job_cancel(mv->job, NULL);
+        }
         g_main_context_iteration(mv->context, TRUE);
-    g_source_destroy(cancel_source);
+    }
+    g_cancellable_disconnect(mv->cancellable, cancel_id);
     g_clear_pointer(&mv->job, vl_migrate_job_free);
     g_main_context_pop_thread_default(mv->context);
 
