@@ -754,6 +754,7 @@ migrate_main(MigrateRun *run)
     double dirty_bps = 0;
     double base_bps = 0;
     double predicted_s = NAN;
+    double overhead_s = NAN;    /* learned from the history, NAN unknown */
     gboolean daemon_up = TRUE;
     gboolean from_daemon = FALSE;
     gboolean lanes_requested = FALSE;
@@ -867,6 +868,8 @@ migrate_main(MigrateRun *run)
             /* learned[i]: over i lanes besides the base path, i + 1 links. */
             for (i = 0; i < G_N_ELEMENTS(learned); i++)
                 vl_history_learned_bps(history, i, 0, &learned[i]);
+            /* The setup the daemon's estimate learns too. */
+            vl_history_learned_job_overhead(history, 0, &overhead_s);
         }
     }
 
@@ -926,6 +929,7 @@ migrate_main(MigrateRun *run)
     in.max_downtime_s = (run->max_downtime_ms ? run->max_downtime_ms :
                          m->max_downtime_ms) / 1000.0;
     in.bandwidth_cap_bps = run->bandwidth_mib * MIB;
+    in.overhead_s = overhead_s;
 
     if (base_bps > 0) {
         if (!(plan = vl_migrate_lane_plan_compute(&in, &error))) {

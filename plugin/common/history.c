@@ -608,6 +608,35 @@ vl_history_learned_bps(const VlHistory *history, guint lanes,
 }
 
 gboolean
+vl_history_learned_job_overhead(const VlHistory *history, guint max_recent,
+                                double *overhead_s)
+{
+    g_autoptr(GArray) values = NULL;
+    guint i;
+
+    g_return_val_if_fail(history != NULL, FALSE);
+    g_return_val_if_fail(overhead_s != NULL, FALSE);
+
+    if (max_recent == 0)
+        max_recent = DEFAULT_RECENT;
+    values = g_array_new(FALSE, FALSE, sizeof(double));
+    for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
+        const VlHistoryRecord *r = g_ptr_array_index(history->records, i - 1);
+        double o;
+
+        if (!(r->memory_bps > 0) || !(r->total_time_s > 0))
+            continue;
+        o = r->total_time_s - r->processed_bytes / r->memory_bps;
+        if (o >= 0 && o <= 60)
+            g_array_append_val(values, o);
+    }
+    if (values->len == 0)
+        return FALSE;
+    *overhead_s = median_of(values);
+    return TRUE;
+}
+
+gboolean
 vl_history_learned_overhead(const VlHistory *history, guint max_recent,
                             double *overhead_s, guint *count)
 {

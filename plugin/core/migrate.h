@@ -131,6 +131,10 @@ typedef struct {
     double lane_up_s;           /* counted once when lanes are added */
     double max_downtime_s;
     double bandwidth_cap_bps;   /* --bandwidth, 0 = none */
+    /* The job's time beyond moving its bytes, learned from the history
+     * (setup + resume, the daemon's "overhead_s"); NAN: the fixed
+     * VL_MIGRATE_SETUP_S + VL_MIGRATE_RESUME_S. */
+    double overhead_s;
 } VlMigratePlanInput;
 
 /* Fills @input with the defaults (1 link, 2 channels per link, the
@@ -143,6 +147,7 @@ typedef struct {
     char *added_lane;           /* the lane this step added; NULL for 1 */
     double bandwidth_bps;       /* usable aggregate the model used */
     gboolean learned;           /* ... learned from history */
+    double setup_s;             /* the setup the model used */
     VlEstimate estimate;        /* the model's answer for the job */
     double predicted_s;         /* lanes coming up + the job; INFINITY
                                  * when it does not converge */
