@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bench-estimator-replay RESULTS.jsonl HISTORY.jsonl [CAP_S]: the runs of
+ * bench-estimator-replay RESULTS.jsonl HISTORY.jsonl [CAP_S]
+ *     [--fixed-setup]: the runs of
  * one bench/estimator sweep predicted again, in order, by this build's
  * planning code (vl_migrate_lane_plan_compute(), as 'virt-lanes migrate'
  * calls it), each from the history lines of the migrations completed
@@ -8,6 +9,10 @@
  * RAM).  Nothing of a run's own outcome enters its prediction: this is
  * what the model and the learning of this build would have predicted at
  * the time.  Prints a table, MAPE, P90 (nearest rank) and wrong verdicts.
+ *
+ * The setup is learned from the history lines before each run, as the
+ * driver does (vl_history_learned_job_overhead()); --fixed-setup uses
+ * the fixed VL_MIGRATE_SETUP_S instead, to compare the two.
  *
  * The history's lines are matched to the sweep's completed runs by order
  * (one line per completed migration, appended by the source's daemon).
@@ -69,7 +74,9 @@ main(int argc, char **argv)
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
     double errors[64];
-    double cap = argc > 3 ? g_ascii_strtod(argv[3], NULL) : 240;
+    gboolean fixed_setup = argc > 1 && g_str_equal(argv[argc - 1], "--fixed-setup");
+    int nargs = fixed_setup ? argc - 1 : argc;
+    double cap = nargs > 3 ? g_ascii_strtod(argv[3], NULL) : 240;
     double memory = 1073741824.0;
     guint n_err = 0;
     guint judged = 0;
@@ -77,8 +84,8 @@ main(int argc, char **argv)
     guint next = 0;
     gsize i;
 
-    if (argc < 3 || !(cap > 0)) {
-        fprintf(stderr, "usage: %s RESULTS.jsonl HISTORY.jsonl [CAP_S]\n", argv[0]);
+    if (nargs < 3 || nargs > 4 || !(cap > 0)) {
+        fprintf(stderr, "usage: %s RESULTS.jsonl HISTORY.jsonl [CAP_S] [--fixed-setup]\n", argv[0]);
         return 2;
     }
     if (!g_file_get_contents(argv[1], &text, NULL, &error) ||
@@ -131,6 +138,8 @@ main(int argc, char **argv)
         in.max_links = lanes + 1;
         in.channels_per_link = 2;
         in.threshold_s = 1;
+        if (!fixed_setup)
+            vl_history_learned_job_overhead(before, 0, &in.overhead_s);
         if (!(plan = vl_migrate_lane_plan_compute(&in, &plan_error))) {
             fprintf(stderr, "line %zu: %s\n", i + 1, plan_error->message);
             return 1;

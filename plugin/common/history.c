@@ -580,58 +580,91 @@ median_of(GArray *values)
                            : (v[values->len / 2 - 1] + v[values->len / 2]) / 2;
 }
 
+/* What a record says of one learned figure: NAN when nothing. */
+typedef double (*RecordValueFunc)(const VlHistoryRecord *r, gconstpointer data);
+
+/* The median of @value over the @max_recent (0 = 10) most recent records
+ * that have one; FALSE when none has. */
+static gboolean
+recent_median(const VlHistory *history, guint max_recent,
+              RecordValueFunc value, gconstpointer data,
+              double *median, guint *count)
+{
+    g_autoptr(GArray) values = g_array_new(FALSE, FALSE, sizeof(double));
+    guint i;
+
+    if (max_recent == 0)
+        max_recent = DEFAULT_RECENT;
+    for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
+        double v = value(g_ptr_array_index(history->records, i - 1), data);
+
+        if (!isnan(v))
+            g_array_append_val(values, v);
+    }
+    if (values->len == 0)
+        return FALSE;
+    if (count)
+        *count = values->len;
+    *median = median_of(values);
+    return TRUE;
+}
+
+static double
+record_bps(const VlHistoryRecord *r, gconstpointer data)
+{
+    guint lanes = *(const guint *)data;
+
+    return lanes != VL_HISTORY_LANES_UNKNOWN && r->lanes == lanes &&
+        r->memory_bps > 0 ? r->memory_bps : NAN;
+}
+
 gboolean
 vl_history_learned_bps(const VlHistory *history, guint lanes,
                        guint max_recent, double *bps)
 {
-    g_autoptr(GArray) values = NULL;
-    guint i;
-
     g_return_val_if_fail(history != NULL, FALSE);
     g_return_val_if_fail(bps != NULL, FALSE);
 
-    if (max_recent == 0)
-        max_recent = DEFAULT_RECENT;
-    values = g_array_new(FALSE, FALSE, sizeof(double));
-    for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
-        const VlHistoryRecord *r = g_ptr_array_index(history->records, i - 1);
+    return recent_median(history, max_recent, record_bps, &lanes, bps, NULL);
+}
 
-        if (lanes != VL_HISTORY_LANES_UNKNOWN && r->lanes == lanes &&
-            r->memory_bps > 0)
-            g_array_append_val(values, r->memory_bps);
-    }
-    if (values->len == 0)
-        return FALSE;
+static double
+record_job_overhead(const VlHistoryRecord *r, gconstpointer data G_GNUC_UNUSED)
+{
+    double o;
 
-    *bps = median_of(values);
-    return TRUE;
+    if (!(r->memory_bps > 0) || !(r->total_time_s > 0))
+        return NAN;
+    o = r->total_time_s - r->processed_bytes / r->memory_bps;
+    return o >= 0 && o <= 60 ? o : NAN;
+}
+
+gboolean
+vl_history_learned_job_overhead(const VlHistory *history, guint max_recent,
+                                double *overhead_s)
+{
+    g_return_val_if_fail(history != NULL, FALSE);
+    g_return_val_if_fail(overhead_s != NULL, FALSE);
+
+    return recent_median(history, max_recent, record_job_overhead, NULL,
+                         overhead_s, NULL);
+}
+
+static double
+record_move_overhead(const VlHistoryRecord *r, gconstpointer data G_GNUC_UNUSED)
+{
+    return r->move_overhead_s;
 }
 
 gboolean
 vl_history_learned_overhead(const VlHistory *history, guint max_recent,
                             double *overhead_s, guint *count)
 {
-    g_autoptr(GArray) values = NULL;
-    guint i;
-
     g_return_val_if_fail(history != NULL, FALSE);
     g_return_val_if_fail(overhead_s != NULL, FALSE);
 
-    if (max_recent == 0)
-        max_recent = DEFAULT_RECENT;
-    values = g_array_new(FALSE, FALSE, sizeof(double));
-    for (i = history->records->len; i > 0 && values->len < max_recent; i--) {
-        const VlHistoryRecord *r = g_ptr_array_index(history->records, i - 1);
-
-        if (!isnan(r->move_overhead_s))
-            g_array_append_val(values, r->move_overhead_s);
-    }
-    if (values->len == 0)
-        return FALSE;
-    if (count)
-        *count = values->len;
-    *overhead_s = median_of(values);
-    return TRUE;
+    return recent_median(history, max_recent, record_move_overhead, NULL,
+                         overhead_s, count);
 }
 
 gboolean

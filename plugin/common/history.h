@@ -124,6 +124,21 @@ gboolean vl_history_learned_bps(const VlHistory *history, guint lanes,
                                 guint max_recent, double *bps);
 
 /**
+ * vl_history_learned_job_overhead:
+ * @max_recent: look at this many most recent runs with a rate and a time
+ *   (0 = 10)
+ * @overhead_s: (out): the median of what their jobs took beyond moving
+ *   their bytes (total_time_s - processed_bytes / memory_bps: the setup
+ *   until RAM flows and the resume), each within 0-60 s
+ *
+ * The one figure "virt-lanes estimate" and "virt-lanes migrate" both
+ * plan with.  Returns FALSE (and leaves @overhead_s alone) when no run
+ * gives one.
+ */
+gboolean vl_history_learned_job_overhead(const VlHistory *history,
+                                         guint max_recent, double *overhead_s);
+
+/**
  * vl_history_learned_overhead:
  * @max_recent: look at this many most recent runs that carry
  *   "move_overhead_s" (0 = 10)

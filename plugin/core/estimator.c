@@ -191,40 +191,6 @@ domain_is_here(VlEstimator *est, const char *name)
                      g_str_equal(state, "blocked"));
 }
 
-static int
-compare_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a;
-    double y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Setup + resume: what the job took beyond moving its bytes. */
-static gboolean
-learned_overhead(const VlHistory *h, double *out)
-{
-    double v[10];
-    guint n = 0;
-    guint i;
-
-    for (i = h->records->len; i > 0 && n < G_N_ELEMENTS(v); i--) {
-        const VlHistoryRecord *r = g_ptr_array_index(h->records, i - 1);
-        double o;
-
-        if (r->memory_bps <= 0 || r->total_time_s <= 0)
-            continue;
-        o = r->total_time_s - r->processed_bytes / r->memory_bps;
-        if (o >= 0 && o <= 60)
-            v[n++] = o;
-    }
-    if (n == 0)
-        return FALSE;
-    qsort(v, n, sizeof(double), compare_double);
-    *out = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    return TRUE;
-}
-
 static double
 fresh_limit_s(VlEstimator *est)
 {
@@ -264,7 +230,7 @@ inputs_from(VlEstimator *est, const VlDirtySamplerStats *stats,
     in->dirty = in->dirty_sampled ? rate : 0;
     in->fresh = in->dirty_sampled && isfinite(stats->age_s) &&
         stats->age_s <= fresh_limit_s(est);
-    in->overhead_learned = learned_overhead(history, &in->overhead);
+    in->overhead_learned = vl_history_learned_job_overhead(history, 0, &in->overhead);
     if (!in->overhead_learned)
         in->overhead = VL_ESTIMATOR_DEFAULT_OVERHEAD_S;
     in->max_downtime_s = (mp ? mp->max_downtime_ms : 300) / 1000.0;

@@ -158,6 +158,7 @@ vl_migrate_plan_input_init(VlMigratePlanInput *input)
     input->threshold_s = 60;
     input->lane_up_s = 5;
     input->max_downtime_s = 0.3;
+    input->overhead_s = NAN;
 }
 
 const char *
@@ -302,8 +303,12 @@ plan_step(const VlMigratePlanInput *in, guint links, GError **error)
     e.zero_bytes = in->zero_bytes;
     e.dirty_rate_bps = in->dirty_rate_bps;
     e.max_downtime_s = in->max_downtime_s;
-    e.setup_s = VL_MIGRATE_SETUP_S;
+    /* The learned overhead is one figure for setup and resume together:
+     * the resume keeps its fixed share. */
+    e.setup_s = isfinite(in->overhead_s) && in->overhead_s >= 0 ?
+        MAX(0, in->overhead_s - VL_MIGRATE_RESUME_S) : VL_MIGRATE_SETUP_S;
     e.resume_s = VL_MIGRATE_RESUME_S;
+    step->setup_s = e.setup_s;
     step->links = links;
     step->channels = vl_migrate_channels_for(links, in->channels_per_link,
                                              in->requested_channels);
@@ -448,6 +453,7 @@ vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan)
                                json_object_new_string(s->added_lane) : NULL);
         json_object_object_add(o, "bandwidth_bps", json_number(s->bandwidth_bps));
         json_object_object_add(o, "learned", json_object_new_boolean(s->learned));
+        json_object_object_add(o, "setup_s", json_number(s->setup_s));
         json_object_object_add(o, "predicted_s", json_number(s->predicted_s));
         json_object_object_add(o, "job_s", json_number(s->estimate.total_time_s));
         json_object_object_add(o, "downtime_s", json_number(s->estimate.downtime_s));
@@ -508,6 +514,10 @@ vl_migrate_peer_links_new(const VlPeerConfig *peer, GHashTable *unavailable,
         if (history)
             vl_history_learned_bps(history, i, 0, &links->learned[i]);
     }
+    /* The setup the daemon's estimate learns too. */
+    links->overhead_s = NAN;
+    if (history)
+        vl_history_learned_job_overhead(history, 0, &links->overhead_s);
     for (i = 0; i < peer->lanes->len; i++) {
         const VlLaneConfig *lane = g_ptr_array_index(peer->lanes, i);
         double bps = lane->bandwidth_mbit * 1e6 / 8;
@@ -567,6 +577,7 @@ vl_migrate_plan_input_from_policy(VlMigratePlanInput *input,
     input->threshold_s = migration->threshold_s;
     input->lane_up_s = migration->lane_up_max_s;
     input->max_downtime_s = migration->max_downtime_ms / 1000.0;
+    input->overhead_s = links->overhead_s;
 }
 
 double

@@ -136,6 +136,10 @@ typedef struct {
     double lane_up_s;           /* counted once when lanes are added */
     double max_downtime_s;
     double bandwidth_cap_bps;   /* --bandwidth, 0 = none */
+    /* The job's time beyond moving its bytes, learned from the history
+     * (setup + resume, the daemon's "overhead_s"); NAN: the fixed
+     * VL_MIGRATE_SETUP_S + VL_MIGRATE_RESUME_S. */
+    double overhead_s;
 } VlMigratePlanInput;
 
 /* Fills @input with the defaults (1 link, 2 channels per link, the
@@ -148,6 +152,7 @@ typedef struct {
     char *added_lane;           /* the lane this step added; NULL for 1 */
     double bandwidth_bps;       /* usable aggregate the model used */
     gboolean learned;           /* ... learned from history */
+    double setup_s;             /* the setup the model used */
     VlEstimate estimate;        /* the model's answer for the job */
     double predicted_s;         /* lanes coming up + the job; INFINITY
                                  * when it does not converge */
@@ -242,6 +247,9 @@ typedef struct {
     double learned[VL_PLAN_LANES_MAX + 1];
     double base_bps;            /* raw rate of the base path; 0 unknown */
     VlMigrateBaseSource base_source;
+    /* the job's setup + resume learned from the history
+     * (vl_history_learned_job_overhead()); NAN unknown */
+    double overhead_s;
 } VlMigratePeerLinks;
 
 /**
@@ -253,7 +261,8 @@ typedef struct {
  *
  * The base path's rate: the peer's base_bandwidth_mbit, else the
  * learned one-link rate (as a raw rate), else the first lane's
- * bandwidth_mbit, else unknown.
+ * bandwidth_mbit, else unknown.  The job's learned overhead comes from
+ * @history too.
  */
 VlMigratePeerLinks *vl_migrate_peer_links_new(const VlPeerConfig *peer,
                                               GHashTable *unavailable,
@@ -269,8 +278,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlMigratePeerLinks, vl_migrate_peer_links_free)
  *
  * vl_migrate_plan_input_init(), then the policy's threshold_s,
  * lane_up_max_s, max_downtime_ms and channels_per_lane and @links'
- * rates; the guest's memory, zero pages and dirty rate are the
- * caller's, as are the CLI's overrides.
+ * rates and learned overhead; the guest's memory, zero pages and dirty
+ * rate are the caller's, as are the CLI's overrides.
  */
 void vl_migrate_plan_input_from_policy(VlMigratePlanInput *input,
                                        const VlMigrationPolicy *migration,

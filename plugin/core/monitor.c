@@ -304,6 +304,14 @@ vl_monitor_parse_job_stats(int type, const virTypedParameter *params,
     return TRUE;
 }
 
+gboolean
+vl_monitor_error_is_incoming(int code, const char *message)
+{
+    return (code == VIR_ERR_OPERATION_UNSUPPORTED ||
+            code == VIR_ERR_OPERATION_INVALID) &&
+        message && strstr(message, "only on the source host");
+}
+
 static gboolean
 libvirt_job_stats(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
                   const char *name, gboolean completed,
@@ -328,8 +336,7 @@ libvirt_job_stats(gpointer ops_data G_GNUC_UNUSED, virConnectPtr vconn,
 
         /* libvirt keeps migration statistics on the source only and says
          * so on the destination: that is the answer "incoming". */
-        if (err && err->code == VIR_ERR_OPERATION_INVALID && err->message &&
-            strstr(err->message, "source host")) {
+        if (err && vl_monitor_error_is_incoming(err->code, err->message)) {
             memset(stats, 0, sizeof(*stats));
             stats->type = VIR_DOMAIN_JOB_UNBOUNDED;
             stats->operation = VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;

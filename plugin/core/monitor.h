@@ -66,6 +66,18 @@ gboolean vl_monitor_parse_job_stats(int type, const virTypedParameter *params,
                                     int nparams, VlMonitorJobStats *stats,
                                     GError **error);
 
+/**
+ * vl_monitor_error_is_incoming:
+ * @code: a virErrorNumber from virDomainGetJobStats()
+ * @message: (nullable): its message
+ *
+ * Whether the error is libvirt's way of saying "this is the destination
+ * of a migration": it keeps the statistics on the source and answers a
+ * query on the destination with an error (VIR_ERR_OPERATION_UNSUPPORTED
+ * in libvirt 9.0, VIR_ERR_OPERATION_INVALID in some older releases).
+ */
+gboolean vl_monitor_error_is_incoming(int code, const char *message);
+
 typedef struct {
     /* In a worker thread.  @completed: the last completed job's stats
      * (VIR_DOMAIN_JOB_STATS_COMPLETED) instead of the running one.  On the

@@ -502,6 +502,44 @@ START_TEST(test_bad_paths)
 }
 END_TEST
 
+/* What a job took beyond its bytes: total - processed / rate. */
+START_TEST(test_learned_job_overhead)
+{
+    /* sample_record(): 894435328 bytes in 38.8 s; at these rates the
+     * bytes alone take 35.3, 37.0 and 38.3 s. */
+    static const double mib_s[] = { 24.15, 23.05, 22.26 };
+    g_autoptr(VlHistory) h = vl_history_new();
+    VlHistoryRecord *r;
+    double o = -1;
+    guint i;
+
+    ck_assert(!vl_history_learned_job_overhead(h, 0, &o));
+    ck_assert(o == -1);
+
+    /* A line without a rate says nothing of the setup. */
+    r = sample_record(1, "d", 0, 0);
+    g_ptr_array_add(h->records, r);
+    ck_assert(!vl_history_learned_job_overhead(h, 0, &o));
+
+    for (i = 0; i < G_N_ELEMENTS(mib_s); i++)
+        g_ptr_array_add(h->records, sample_record(2 + i, "d", 0, mib_s[i] * MIB));
+    ck_assert(vl_history_learned_job_overhead(h, 0, &o));
+    /* the median of 3.48, 1.79 and 0.48 s */
+    ck_assert_double_eq_tol(o, 38.8 - 894435328 / (23.05 * MIB), 1e-9);
+    ck_assert_double_eq_tol(o, 1.79, 0.01);
+
+    /* A rate below what the bytes and the time need gives a negative
+     * overhead: ignored. */
+    g_ptr_array_add(h->records, sample_record(9, "d", 2, 10 * MIB));
+    ck_assert(vl_history_learned_job_overhead(h, 0, &o));
+    ck_assert_double_eq_tol(o, 1.79, 0.01);
+
+    /* Only the most recent runs count. */
+    ck_assert(vl_history_learned_job_overhead(h, 1, &o));
+    ck_assert_double_eq_tol(o, 38.8 - 894435328 / (22.26 * MIB), 1e-9);
+}
+END_TEST
+
 START_TEST(test_learned_bps)
 {
     /* memory_bps of the lab's runs, lab-recipe.md (MiB/s) */
@@ -587,6 +625,7 @@ history_suite(void)
 
     tc = tcase_create("learning");
     tcase_add_test(tc, test_learned_bps);
+    tcase_add_test(tc, test_learned_job_overhead);
     tcase_add_test(tc, test_learned_overhead);
     tcase_add_test(tc, test_same_run_merged);
     tcase_add_test(tc, test_prediction_error);

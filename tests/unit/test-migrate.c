@@ -233,6 +233,30 @@ START_TEST(test_plan_under_threshold)
 }
 END_TEST
 
+/* A learned overhead replaces the fixed setup, one for one. */
+START_TEST(test_plan_learned_overhead)
+{
+    g_autoptr(VlMigrateLanePlan) fixed = NULL;
+    g_autoptr(VlMigrateLanePlan) learned = NULL;
+    g_autoptr(GError) error = NULL;
+    VlMigratePlanInput in;
+
+    lab_input(&in, 0, 60);
+    ck_assert(isnan(in.overhead_s));
+    fixed = vl_migrate_lane_plan_compute(&in, &error);
+    ck_assert_msg(fixed != NULL, "%s", error ? error->message : "?");
+    ck_assert_double_eq(step(fixed, 0)->setup_s, VL_MIGRATE_SETUP_S);
+
+    in.overhead_s = 4.6;        /* setup 4.5 + the fixed resume 0.1 */
+    learned = vl_migrate_lane_plan_compute(&in, &error);
+    ck_assert_msg(learned != NULL, "%s", error ? error->message : "?");
+    ck_assert_double_eq_tol(step(learned, 0)->setup_s, 4.5, 1e-9);
+    ck_assert_double_eq_tol(step(learned, 0)->estimate.total_time_s -
+                            step(fixed, 0)->estimate.total_time_s,
+                            4.5 - VL_MIGRATE_SETUP_S, 1e-6);
+}
+END_TEST
+
 START_TEST(test_plan_over_threshold)
 {
     g_autoptr(VlMigrateLanePlan) plan = NULL;
@@ -1455,6 +1479,7 @@ START_TEST(test_peer_links)
     ck_assert_int_eq(links->base_source, VL_MIGRATE_BASE_DECLARED);
     ck_assert_double_eq(links->base_bps, LANE_BPS);
     ck_assert(isnan(links->learned[0]) && isnan(links->learned[VL_PLAN_LANES_MAX]));
+    ck_assert(isnan(links->overhead_s));
 
     vl_migrate_plan_input_from_policy(&in, policy->migration, links, 3);
     ck_assert_double_eq(in.threshold_s, 30);
@@ -1466,6 +1491,7 @@ START_TEST(test_peer_links)
     ck_assert_str_eq(in.lane_names[1], "lane3");
     ck_assert_double_eq(in.base_bps, LANE_BPS);
     ck_assert_ptr_eq(in.learned_bps, links->learned);
+    ck_assert(isnan(in.overhead_s));
     g_clear_pointer(&links, vl_migrate_peer_links_free);
 
     /* no base_bandwidth_mbit: as fast as the first lane */
@@ -1608,6 +1634,7 @@ migrate_suite(void)
 
     tc = tcase_create("plan");
     tcase_add_test(tc, test_plan_under_threshold);
+    tcase_add_test(tc, test_plan_learned_overhead);
     tcase_add_test(tc, test_plan_over_threshold);
     tcase_add_test(tc, test_plan_limits);
     tcase_add_test(tc, test_plan_lane_up_cost);

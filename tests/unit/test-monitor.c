@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <libvirt/virterror.h>
 
 #include "history.h"
 #include "monitor.h"
@@ -519,6 +520,23 @@ START_TEST(test_announced_plan_is_recorded)
 }
 END_TEST
 
+/* libvirt 9.0's answer to a job query on a migration's destination, as
+ * its libvirtd logs it: "Operation not supported: migration statistics
+ * are available only on the source host". */
+START_TEST(test_error_is_incoming)
+{
+    const char *msg = "Operation not supported: migration statistics are available only on the source host";
+
+    ck_assert(vl_monitor_error_is_incoming(VIR_ERR_OPERATION_UNSUPPORTED, msg));
+    ck_assert(vl_monitor_error_is_incoming(VIR_ERR_OPERATION_INVALID, msg));
+    /* The same code for another reason, or another code: a real error. */
+    ck_assert(!vl_monitor_error_is_incoming(VIR_ERR_OPERATION_UNSUPPORTED,
+                                            "Operation not supported: this function is not supported by the connection driver"));
+    ck_assert(!vl_monitor_error_is_incoming(VIR_ERR_NO_DOMAIN, msg));
+    ck_assert(!vl_monitor_error_is_incoming(VIR_ERR_OPERATION_UNSUPPORTED, NULL));
+}
+END_TEST
+
 START_TEST(test_parse_job_stats)
 {
     virTypedParameter p[6];
@@ -601,6 +619,7 @@ monitor_suite(void)
 
     tc = tcase_create("parse");
     tcase_add_test(tc, test_parse_job_stats);
+    tcase_add_test(tc, test_error_is_incoming);
     suite_add_tcase(s, tc);
     return s;
 }
