@@ -108,6 +108,7 @@ main(int argc, char **argv)
         double as_run;
         gboolean ok;
         gboolean within;
+        gboolean at_risk;
         guint lanes;
         guint k;
 
@@ -158,7 +159,11 @@ main(int argc, char **argv)
         }
         measured = ok ? num(o, "measured_s", NAN) : NAN;
         as_run = num(o, "predicted_s", NAN);
-        within = step->estimate.converges && step->estimate.total_time_s <= cap;
+        /* "At risk" (within the cap at the measured dirty rate, not with
+         * VL_ESTIMATE_DIRTY_MARGIN more) counts as "may not finish". */
+        at_risk = vl_estimate_at_risk(&step->estimate, cap);
+        within = step->estimate.converges && step->estimate.total_time_s <= cap &&
+            !at_risk;
 
         if (g_str_equal(str(o, "label"), "run")) {
             if (ok && n_err < G_N_ELEMENTS(errors))
@@ -174,7 +179,7 @@ main(int argc, char **argv)
                as_run, step->estimate.total_time_s, measured,
                100 * (as_run - measured) / measured,
                100 * (step->estimate.total_time_s - measured) / measured,
-               within ? "within cap" : "exceeds cap", result);
+               within ? "within cap" : at_risk ? "at risk" : "exceeds cap", result);
 
         /* This run's line joins the history only after its prediction. */
         if (ok && next < all->records->len) {

@@ -652,6 +652,7 @@ fill_result(const VlModel *m, const VlSimState *s, VlSimEnd end,
         r->verdict = VL_ESTIMATE_ROUND_LIMIT;
 
     r->total_time_s = r->converges ? s->t : INFINITY;
+    r->total_time_high_s = r->total_time_s;
     r->downtime_s = r->converges ? downtime : NAN;
     r->live_rounds = s->rounds;
     r->iterations = s->iteration;
@@ -754,6 +755,46 @@ usable_lane_bps(const VlEstimateInput *in)
     return lane;
 }
 
+/* The job time with VL_ESTIMATE_DIRTY_MARGIN more dirtying. */
+static double
+time_with_more_dirtying(const VlEstimateInput *input, double nominal_s)
+{
+    g_autofree VlEstimateDirtySample *samples = NULL;
+    VlEstimateInput hi = *input;
+    VlModel m;
+    VlSimState s;
+    VlSimEnd end;
+    VlEstimate r;
+    gboolean fixed;
+    double down;
+    gsize i;
+
+    if (!(input->dirty_rate_bps > 0) && input->n_dirty_samples == 0)
+        return nominal_s;
+    hi.dirty_rate_bps *= 1 + VL_ESTIMATE_DIRTY_MARGIN;
+    if (input->n_dirty_samples > 0) {
+        samples = g_new(VlEstimateDirtySample, input->n_dirty_samples);
+        for (i = 0; i < input->n_dirty_samples; i++) {
+            samples[i] = input->dirty_samples[i];
+            samples[i].bytes *= 1 + VL_ESTIMATE_DIRTY_MARGIN;
+        }
+        hi.dirty_samples = samples;
+    }
+    model_init(&m, &hi);
+    end = model_run(&m, &s, &fixed, &down);
+    fill_result(&m, &s, end, fixed, down, &r);
+    return r.total_time_s;
+}
+
+gboolean
+vl_estimate_at_risk(const VlEstimate *estimate, double limit_s)
+{
+    g_return_val_if_fail(estimate != NULL, FALSE);
+
+    return estimate->converges && estimate->total_time_s <= limit_s &&
+        !(estimate->total_time_high_s <= limit_s);
+}
+
 gboolean
 vl_estimate_run(const VlEstimateInput *input, VlEstimate *result,
                 GError **error)
@@ -774,6 +815,7 @@ vl_estimate_run(const VlEstimateInput *input, VlEstimate *result,
     model_init(&m, input);
     end = model_run(&m, &s, &fixed, &down);
     fill_result(&m, &s, end, fixed, down, &r);
+    r.total_time_high_s = time_with_more_dirtying(input, r.total_time_s);
 
     /* What would make it fit the time cap, or a per-GiB budget. */
     r.target_s = m.time_cap > 0 ? m.time_cap

@@ -456,6 +456,8 @@ vl_migrate_lane_plan_to_json(const VlMigrateLanePlan *plan)
         json_object_object_add(o, "setup_s", json_number(s->setup_s));
         json_object_object_add(o, "predicted_s", json_number(s->predicted_s));
         json_object_object_add(o, "job_s", json_number(s->estimate.total_time_s));
+        json_object_object_add(o, "job_s_high",
+                               json_number(s->estimate.total_time_high_s));
         json_object_object_add(o, "downtime_s", json_number(s->estimate.downtime_s));
         json_object_object_add(o, "iterations",
                                json_object_new_int64(s->estimate.iterations));

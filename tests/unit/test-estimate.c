@@ -361,6 +361,48 @@ START_TEST(test_boundary_qemu)
 }
 END_TEST
 
+/* The same estimate with VL_ESTIMATE_DIRTY_MARGIN more dirtying: equal
+ * to the nominal answer for a guest that dirties nothing, close to it far
+ * from capacity, and "at risk" near capacity, where a rate read a little
+ * low makes a slow convergence out of no convergence. */
+START_TEST(test_dirty_margin)
+{
+    double lane;
+    VlEstimateInput in;
+    VlEstimate r;
+    VlEstimate hi;
+
+    textbook_input(&in, &lane, 1e9, 1e8, 0, VL_ESTIMATE_SYNC_FULL_PASS);
+    r = run_ok(&in);
+    ck_assert_double_eq(r.total_time_high_s, r.total_time_s);
+    ck_assert(!vl_estimate_at_risk(&r, r.total_time_s));
+
+    /* Far from capacity the margin is the rho sum of a 10 % faster
+     * guest, computed here on its own. */
+    textbook_input(&in, &lane, 1e9, 1e8, 0.3, VL_ESTIMATE_SYNC_FULL_PASS);
+    r = run_ok(&in);
+    textbook_input(&in, &lane, 1e9, 1e8, 0.33, VL_ESTIMATE_SYNC_FULL_PASS);
+    hi = run_ok(&in);
+    assert_close(r.total_time_high_s, hi.total_time_s, 1e-12, "rho 0.3 + 10 %");
+    ck_assert(r.total_time_high_s > r.total_time_s);
+    ck_assert(!vl_estimate_at_risk(&r, 2 * r.total_time_s));
+    ck_assert(vl_estimate_at_risk(&r, r.total_time_s));
+
+    /* Near capacity: converges at 0.95, not at 1.045. */
+    textbook_input(&in, &lane, 1e9, 1e8, 0.95, VL_ESTIMATE_SYNC_FULL_PASS);
+    r = run_ok(&in);
+    ck_assert(r.converges);
+    ck_assert(isinf(r.total_time_high_s));
+    ck_assert(vl_estimate_at_risk(&r, 10 * r.total_time_s));
+
+    /* Not converging at all is not "at risk": it is no. */
+    textbook_input(&in, &lane, 1e9, 1e8, 1.1, VL_ESTIMATE_SYNC_FULL_PASS);
+    r = run_ok(&in);
+    ck_assert(!r.converges);
+    ck_assert(!vl_estimate_at_risk(&r, 1e9));
+}
+END_TEST
+
 /* --- caps ----------------------------------------------------------- */
 
 START_TEST(test_iteration_cap)
@@ -1014,6 +1056,7 @@ estimate_suite(void)
                         G_N_ELEMENTS(both_models));
     tcase_add_test(tc, test_fixed_point);
     tcase_add_test(tc, test_boundary_full_pass);
+    tcase_add_test(tc, test_dirty_margin);
     tcase_add_test(tc, test_boundary_qemu);
     suite_add_tcase(s, tc);
 
