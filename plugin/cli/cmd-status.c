@@ -164,7 +164,17 @@ print_migration(json_object *m)
     direction = text(m, "direction");
     verdict = text(m, "verdict");
     eta = real(m, "eta_s");
-    if (active && json_object_get_boolean(active)) {
+    if (g_strcmp0(direction, "in") == 0) {
+        /* libvirt keeps an incoming migration's statistics on its
+         * source: there are no numbers to show here. */
+        if (active && json_object_get_boolean(active)) {
+            printf("    migration in: running (its statistics are on the source host)\n");
+        } else {
+            outcome = member(m, "outcome", json_type_string) ?
+                text(m, "outcome") : g_strdup("?");
+            printf("    last migration in: %s\n", outcome);
+        }
+    } else if (active && json_object_get_boolean(active)) {
         printf("    migration %s: %.1f s elapsed, ETA ", direction,
                real(m, "elapsed_s"));
         if (isfinite(eta))
