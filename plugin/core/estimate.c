@@ -679,6 +679,20 @@ model_run(const VlModel *m, VlSimState *s, gboolean *fixed_point,
     return model_simulate(m, s, *fixed_point, downtime);
 }
 
+/* The model of @in, run from the start of the job into @r. */
+static void
+simulate(const VlEstimateInput *in, VlModel *m, VlEstimate *r)
+{
+    VlSimState s;
+    VlSimEnd end;
+    gboolean fixed;
+    double down;
+
+    model_init(m, in);
+    end = model_run(m, &s, &fixed, &down);
+    fill_result(m, &s, end, fixed, down, r);
+}
+
 /* Does the job finish within @target (job seconds)? */
 static gboolean
 model_within(const VlModel *base, double bandwidth, double time_scale,
@@ -762,11 +776,7 @@ time_with_more_dirtying(const VlEstimateInput *input, double nominal_s)
     g_autofree VlEstimateDirtySample *samples = NULL;
     VlEstimateInput hi = *input;
     VlModel m;
-    VlSimState s;
-    VlSimEnd end;
     VlEstimate r;
-    gboolean fixed;
-    double down;
     gsize i;
 
     if (!(input->dirty_rate_bps > 0) && input->n_dirty_samples == 0)
@@ -780,9 +790,7 @@ time_with_more_dirtying(const VlEstimateInput *input, double nominal_s)
         }
         hi.dirty_samples = samples;
     }
-    model_init(&m, &hi);
-    end = model_run(&m, &s, &fixed, &down);
-    fill_result(&m, &s, end, fixed, down, &r);
+    simulate(&hi, &m, &r);
     return r.total_time_s;
 }
 
@@ -800,11 +808,7 @@ vl_estimate_run(const VlEstimateInput *input, VlEstimate *result,
                 GError **error)
 {
     VlModel m;
-    VlSimState s;
-    VlSimEnd end;
     VlEstimate r;
-    gboolean fixed;
-    double down;
     double t1;
 
     g_return_val_if_fail(result != NULL, FALSE);
@@ -812,9 +816,7 @@ vl_estimate_run(const VlEstimateInput *input, VlEstimate *result,
     if (!vl_estimate_check(input, error))
         return FALSE;
 
-    model_init(&m, input);
-    end = model_run(&m, &s, &fixed, &down);
-    fill_result(&m, &s, end, fixed, down, &r);
+    simulate(input, &m, &r);
     r.total_time_high_s = time_with_more_dirtying(input, r.total_time_s);
 
     /* What would make it fit the time cap, or a per-GiB budget. */
