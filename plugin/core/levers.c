@@ -525,15 +525,28 @@ start_call(VlLevers *lv, Migration *mig, const VlMonitorMigration *m,
 static gboolean
 is_hopeless_sample(const VlMigrationPolicy *p, const VlMonitorMigration *m)
 {
+    double limit = p ? VL_LEVERS_HOPELESS_FACTOR * p->threshold_s : INFINITY;
+
     if (m->iteration < 2)
         return FALSE;
-    if (m->eta.verdict == VL_ETA_VERDICT_NOT_CONVERGING)
+    switch (m->eta.verdict) {
+    case VL_ETA_VERDICT_NOT_CONVERGING:
         return TRUE;
-    if (m->eta.verdict != VL_ETA_VERDICT_AT_RISK)
+    case VL_ETA_VERDICT_AT_RISK:
+        return isinf(m->eta.eta_s) ||
+            (isfinite(m->eta.predicted_total_s) && m->eta.predicted_total_s > limit);
+    case VL_ETA_VERDICT_CONVERGING:
+        /* Past the first pass only what the guest dirtied is left: when
+         * that alone still takes more than the limit, the dirtying keeps
+         * pace with the link.  Counting the ETA, not the total, keeps a
+         * big idle guest's long first pass out of it.  (A verdict that
+         * flips between at risk and converging near the saturation
+         * ratio would otherwise restart the count at every flip.) */
+        return isfinite(m->eta.eta_s) && m->eta.eta_s > limit;
+    case VL_ETA_VERDICT_UNKNOWN:
+    default:
         return FALSE;
-    return isinf(m->eta.eta_s) ||
-        (p && isfinite(m->eta.predicted_total_s) &&
-         m->eta.predicted_total_s > VL_LEVERS_HOPELESS_FACTOR * p->threshold_s);
+    }
 }
 
 static gboolean

@@ -30,12 +30,14 @@
  * in any useful time: the stall detector fired (verdict not-converging),
  * or the verdict is at-risk and the model, with the measured bandwidth,
  * dirty rate and the downtime limit in force, predicts no convergence
- * (infinite ETA) or an end beyond VL_LEVERS_HOPELESS_FACTOR x threshold_s.
+ * (infinite ETA) or an end beyond VL_LEVERS_HOPELESS_FACTOR x threshold_s,
+ * or the verdict is converging and what is left (the ETA, past the first
+ * pass only the dirtied pages) still takes more than that.
  * A migration is "hopeless" after VL_LEVERS_HOPELESS_SAMPLES hopeless
  * samples in a row with no lever applied meanwhile (a raised downtime
  * limit or a new cap starts the count again) and no post-copy switch
- * possible (not allowed, or refused).  A converging verdict, however
- * long its ETA, never counts.
+ * possible (not allowed, or refused).  During the first pass nothing
+ * counts, however long its ETA.
  *
  * Every decision is kept per migration (for the status reply) and told
  * to the log function with its numbers.  The libvirt calls go through
@@ -59,7 +61,8 @@ G_BEGIN_DECLS
 /* Consecutive hopeless samples (1 s apart) before acting. */
 #define VL_LEVERS_POSTCOPY_SAMPLES 3
 #define VL_LEVERS_HOPELESS_SAMPLES 5
-/* An at-risk migration predicted to end beyond this many thresholds is
+/* A migration past its first pass that is predicted to end beyond this
+ * many thresholds (at risk), or still to need that long (converging), is
  * as good as not converging. */
 #define VL_LEVERS_HOPELESS_FACTOR 4
 

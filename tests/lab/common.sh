@@ -67,3 +67,23 @@ t_lab_up() {
     "$LAB/up" "$@" >&2 || t_fail "lab/up $* failed"
     trap '"$LAB/down" --quiet >&2 || true' EXIT
 }
+
+# t_lab_up_etc DIR ARGS...: as t_lab_up, with DIR as the hosts' private
+# /etc/virt-lanes (lab/up --daemon-etc DIR), which the exit removes too.
+# Only a lab this test made is its to take down: lab/up refuses when another
+# came up since t_need_lab looked (the test is skipped then), and cleans up
+# after itself on failure.
+t_lab_up_etc() {
+    local etc=$1
+    shift
+    # shellcheck disable=SC2064 # the directory is known now
+    trap "rm -rf '$etc'" EXIT
+    if ! "$LAB/up" "$@" --daemon-etc "$etc" >&2; then
+        if [ -e "$VL_LAB_DIR/created" ]; then
+            t_skip "another lab came up meanwhile"
+        fi
+        t_fail "lab/up $* failed"
+    fi
+    # shellcheck disable=SC2064
+    trap "\"\$LAB/down\" --quiet >&2 || true; rm -rf '$etc'" EXIT
+}

@@ -50,13 +50,7 @@ cl_write_recording "$etc/a/stats.rec" 50 50
 chmod 0755 "$etc/a" "$etc/a/containers.d"
 chmod 0644 "$etc/a/virt-lanesd.conf" "$etc/a/containers.d/burst.json" "$etc/a/stats.rec"
 
-if ! "$LAB/up" --links 3 --rate 200mbit --virt-lanes "$T_BUILDDIR" --daemon-etc "$etc" >&2; then
-    if [ -e "$VL_LAB_DIR/created" ]; then
-        t_skip "another lab came up meanwhile"
-    fi
-    t_fail "lab/up failed"
-fi
-trap '"$LAB/down" --quiet >&2 || true; rm -rf "$etc"' EXIT
+t_lab_up_etc "$etc" --links 3 --rate 200mbit --virt-lanes "$T_BUILDDIR"
 for h in a b; do
     ll_daemon_wait "$h"
 done
@@ -69,13 +63,6 @@ cli() {
     ll_exec a "$(ll_cli)" --socket "$LL_SOCK" "$@"
 }
 
-audit_has() { # JQ-FILTER
-    [ -s "$AUDIT" ] && jq -e -s "$1" "$AUDIT" >/dev/null
-}
-
-state_on() { # URI
-    timeout 30 virsh -q -c "$1" domstate --domain "$dom" 2>/dev/null | head -n 1
-}
 
 "$LAB/boot" "$dom" --on a --mem 512 --working-set 256 --dirty 5 >&2 ||
     t_fail "lab/boot failed"
@@ -102,7 +89,7 @@ for _ in $(seq 1 1200); do
     [ "$n" -le "$max_a" ] || max_a=$n
     n=$(ll_lanes_up_on b)
     [ "$n" -le "$max_b" ] || max_b=$n
-    if audit_has 'map(select(.action == "migrate_away" and .outcome != "decided")) | length >= 1'; then
+    if cl_audit_has 'map(select(.action == "migrate_away" and .outcome != "decided")) | length >= 1'; then
         break
     fi
     sleep 0.25
@@ -110,7 +97,7 @@ done
 tx1=$(ll_tx a)
 off=$(stat -c %s "$console")
 t_log "daemon a: $(grep -E "Moving|Moved|lane" "$LOG" | tail -n 12 || true)"
-audit_has 'map(select(.action == "migrate_away")) | .[-1].outcome == "success"' ||
+cl_audit_has 'map(select(.action == "migrate_away")) | .[-1].outcome == "success"' ||
     t_fail "migrate_away did not succeed: $(cat "$AUDIT" 2>/dev/null || true)"
 [ "$max_a" -eq 2 ] || t_fail "host a had $max_a lanes routed at most, not 2"
 [ "$max_b" -eq 2 ] || t_fail "host b had $max_b lanes routed at most, not 2"
@@ -136,14 +123,14 @@ jq -e -s 'map(select(.domain == "burst-1")) | length >= 1 and .[-1].lanes == 2 a
 
 # Back home, plainly, and nothing left behind.
 for _ in $(seq 1 1200); do
-    if audit_has 'map(select(.action == "bring_back" and .outcome != "decided")) | length >= 1'; then
+    if cl_audit_has 'map(select(.action == "bring_back" and .outcome != "decided")) | length >= 1'; then
         break
     fi
     sleep 0.25
 done
-audit_has 'map(select(.action == "bring_back")) | .[-1].outcome == "success"' ||
+cl_audit_has 'map(select(.action == "bring_back")) | .[-1].outcome == "success"' ||
     t_fail "bring_back did not succeed: $(cat "$AUDIT" 2>/dev/null || true)"
-[ "$(state_on "$A")" = running ] || t_fail "'$dom' does not run on a again"
+[ "$(cl_state_on "$A" "$dom")" = running ] || t_fail "'$dom' does not run on a again"
 ll_expect_clean a "after the member came back"
 ll_expect_clean b "after the member came back"
 t_log "PASS"

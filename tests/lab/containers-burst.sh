@@ -52,13 +52,7 @@ cl_write_recording "$etc/a/stats.rec" 50 50
 chmod 0755 "$etc/a" "$etc/a/containers.d"
 chmod 0644 "$etc/a/virt-lanesd.conf" "$etc/a/containers.d/burst.json" "$etc/a/stats.rec"
 
-if ! "$LAB/up" --links 1 --virt-lanes "$BUILDDIR" --daemon-etc "$etc" >&2; then
-    if [ -e "$VL_LAB_DIR/created" ]; then
-        t_skip "another lab came up meanwhile"
-    fi
-    t_fail "lab/up failed"
-fi
-trap '"$LAB/down" --quiet >&2 || true; rm -rf "$etc"' EXIT
+t_lab_up_etc "$etc" --links 1 --virt-lanes "$BUILDDIR"
 
 FS=$VL_LAB_DIR/hosts/a/fs
 AUDIT=$FS/var/log/virt-lanes/containers-audit.jsonl
@@ -83,13 +77,6 @@ wait_for() { # SECONDS WHAT COMMAND...
     t_fail "timed out waiting for $what"
 }
 
-audit_has() { # JQ-FILTER
-    [ -s "$AUDIT" ] && jq -e -s "$1" "$AUDIT" >/dev/null
-}
-
-state_on() { # URI
-    virsh -q -c "$1" domstate --domain "$dom" 2>/dev/null | head -n 1
-}
 
 "$LAB/boot" "$dom" --on a --mem 256 --working-set 64 --dirty 1 >&2 ||
     t_fail "lab/boot failed"
@@ -104,26 +91,26 @@ cl_write_recording "$FS/etc/virt-lanes/stats.rec" 95 95 10
 kill -HUP "$(tr -dc '0-9' <"$VL_LAB_DIR/hosts/a/pids/virt-lanesd")"
 
 wait_for 300 "migrate_away to finish" \
-    audit_has 'map(select(.action == "migrate_away" and .outcome != "decided")) | length >= 1'
-audit_has 'map(select(.action == "migrate_away")) |
+    cl_audit_has 'map(select(.action == "migrate_away" and .outcome != "decided")) | length >= 1'
+cl_audit_has 'map(select(.action == "migrate_away")) |
            .[0].reason == "host_overloaded" and .[0].members == ["burst-1"] and
            .[-1].outcome == "success"' ||
     t_fail "migrate_away did not succeed: $(cat "$AUDIT")"
-t_log "moved: a '$(state_on "$A")', b '$(state_on "$B")'"
-[ "$(state_on "$B")" = running ] || t_fail "'$dom' does not run on b"
+t_log "moved: a '$(cl_state_on "$A" "$dom")', b '$(cl_state_on "$B" "$dom")'"
+[ "$(cl_state_on "$B" "$dom")" = running ] || t_fail "'$dom' does not run on b"
 jq -e --arg b "$B" '.members == [{"name": "burst-1", "container": "burst", "peer": $b,
                                    "since": .members[0].since}]' "$STATE" >/dev/null ||
     t_fail "the state file does not record the burst member: $(cat "$STATE")"
 
 wait_for 300 "bring_back to finish" \
-    audit_has 'map(select(.action == "bring_back" and .outcome != "decided")) | length >= 1'
-audit_has 'map(select(.action == "bring_back")) |
+    cl_audit_has 'map(select(.action == "bring_back" and .outcome != "decided")) | length >= 1'
+cl_audit_has 'map(select(.action == "bring_back")) |
            .[0].reason == "host_under_loaded" and .[-1].outcome == "success"' ||
     t_fail "bring_back did not succeed: $(cat "$AUDIT")"
-t_log "back: a '$(state_on "$A")', b '$(state_on "$B")'"
-[ "$(state_on "$A")" = running ] || t_fail "'$dom' does not run on a again"
-[ -z "$(state_on "$B")" ] || [ "$(state_on "$B")" = "shut off" ] ||
-    t_fail "'$dom' still '$(state_on "$B")' on b"
+t_log "back: a '$(cl_state_on "$A" "$dom")', b '$(cl_state_on "$B" "$dom")'"
+[ "$(cl_state_on "$A" "$dom")" = running ] || t_fail "'$dom' does not run on a again"
+[ -z "$(cl_state_on "$B" "$dom")" ] || [ "$(cl_state_on "$B" "$dom")" = "shut off" ] ||
+    t_fail "'$dom' still '$(cl_state_on "$B" "$dom")' on b"
 jq -e '.members == []' "$STATE" >/dev/null ||
     t_fail "the state file still records a burst member: $(cat "$STATE")"
 t_log "PASS"

@@ -50,3 +50,15 @@ cl_daemon_conf() {
         printf '%s\n' "$@"
     } >"$dir/a/virt-lanesd.conf"
 }
+
+# cl_audit_has JQ_FILTER: the container audit log ($AUDIT, set by the test)
+# exists and its records, as one array, satisfy JQ_FILTER.
+cl_audit_has() {
+    [ -s "$AUDIT" ] && jq -e -s "$1" "$AUDIT" >/dev/null
+}
+
+# cl_state_on URI DOMAIN: DOMAIN's state on URI, or nothing when it is not
+# defined there.
+cl_state_on() {
+    timeout 30 virsh -q -c "$1" domstate --domain "$2" 2>/dev/null | head -n 1
+}

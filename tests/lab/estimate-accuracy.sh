@@ -33,15 +33,7 @@ etc=$(mktemp -d "${TMPDIR:-/tmp}/vl-est-test.XXXXXX")
 trap 'rm -rf "$etc"' EXIT
 history=$VL_LAB_DIR/estimator-history.jsonl
 est_lab_etc "$etc" "5,10,20" 600 "$history"
-# Only a lab this test made is its to take down: lab/up refuses when another
-# came up since t_need_lab looked, and cleans up after itself on failure.
-if ! "$LAB/up" --links 3 --virt-lanes "$BUILDDIR" --daemon-etc "$etc" >&2; then
-    if [ -e "$VL_LAB_DIR/created" ]; then
-        t_skip "another lab came up meanwhile"
-    fi
-    t_fail "lab/up failed"
-fi
-trap '"$LAB/down" --quiet >&2 || true; rm -rf "$etc"' EXIT
+t_lab_up_etc "$etc" --links 3 --virt-lanes "$BUILDDIR"
 
 dom="est test; \"quoted\" 'name'"
 "$LAB/boot" "$dom" --on a --mem 1024 --working-set 512 --dirty 10 >&2 ||

@@ -89,6 +89,25 @@ ll_daemon_wait() {
     t_fail "daemon of host $h does not answer"
 }
 
+# ll_policy_set HOST JQ_FILTER: rewrites HOST's lab policy (10-lab.json,
+# from lab/up --virt-lanes) through JQ_FILTER, then reloads its daemon
+# (SIGHUP) and waits until the daemon's log says it reloaded.
+ll_policy_set() {
+    local h=$1 filter=$2 pol log before
+    pol=$(ll_host_dir "$h")/fs/etc/virt-lanes/policies.d/10-lab.json
+    log=$(ll_host_dir "$h")/log/virt-lanesd.log
+    jq "$filter" "$pol" >"$pol.new" || t_fail "jq '$filter' failed on $pol"
+    mv "$pol.new" "$pol"
+    chmod 0644 "$pol"
+    before=$(grep -c 'Reloaded the policy' "$log" || true)
+    kill -HUP "$(ll_daemon_pid "$h")"
+    for _ in $(seq 1 50); do
+        [ "$(grep -c 'Reloaded the policy' "$log" || true)" -gt "$before" ] && return 0
+        sleep 0.2
+    done
+    t_fail "host $h's daemon did not reload its policy: $(tail -n 5 "$log")"
+}
+
 # ll_setup: lab/up --virt-lanes gave each host its policy (lab/policy:
 # lanes 1 and 2 towards the other host, lane 0 the base path) and started
 # its daemon with the lab-private paths; wait until both answer.

@@ -22,18 +22,9 @@ ll_setup
 
 # Host a's policy: the lab's, late beyond 10 s, a cap of 120 Mbit/s
 # (floor(15e6 / 2^20) = 14 MiB/s), post-copy allowed, never an abort.
-pol=$(ll_host_dir a)/fs/etc/virt-lanes/policies.d/10-lab.json
-jq '.migration += {threshold_s: 10, max_bandwidth_mbit: 120,
-    allow_postcopy: true, when_hopeless: "continue"}' "$pol" >"$pol.new"
-mv "$pol.new" "$pol"
-chmod 0644 "$pol"
+ll_policy_set a '.migration += {threshold_s: 10, max_bandwidth_mbit: 120,
+    allow_postcopy: true, when_hopeless: "continue"}'
 log=$(ll_host_dir a)/log/virt-lanesd.log
-kill -HUP "$(ll_daemon_pid a)"
-for _ in $(seq 1 50); do
-    grep -q 'Reloaded the policy' "$log" && break
-    sleep 0.2
-done
-grep -q 'Reloaded the policy' "$log" || t_fail "host a's daemon did not reload its policy: $(tail -n 5 "$log")"
 
 dom=lab-postcopy
 "$LAB/boot" "$dom" --on a --mem 512 --working-set 384 --dirty 20 >&2 || t_fail "lab/boot failed"

@@ -23,19 +23,10 @@ ll_setup
 # may come before any later step: hopeless needs iteration 2, and the step
 # of iteration 2 restarts the count), abort when hopeless. lab/migrate's own timeout (150 s) is the fallback
 # that must not be needed.
-pol=$(ll_host_dir a)/fs/etc/virt-lanes/policies.d/10-lab.json
-jq '.migration += {threshold_s: 10, when_hopeless: "abort",
+ll_policy_set a '.migration += {threshold_s: 10, when_hopeless: "abort",
     downtime_ladder: [{after_iteration: 1, downtime_ms: 400},
-                      {after_iteration: 2, downtime_ms: 500}]}' "$pol" >"$pol.new"
-mv "$pol.new" "$pol"
-chmod 0644 "$pol"
+                      {after_iteration: 2, downtime_ms: 500}]}'
 log=$(ll_host_dir a)/log/virt-lanesd.log
-kill -HUP "$(ll_daemon_pid a)"
-for _ in $(seq 1 50); do
-    grep -q 'Reloaded the policy' "$log" && break
-    sleep 0.2
-done
-grep -q 'Reloaded the policy' "$log" || t_fail "host a's daemon did not reload its policy: $(tail -n 5 "$log")"
 
 dom="lab levers; 'plain'"
 "$LAB/boot" "$dom" --on a --mem 512 --working-set 384 --dirty 20 >&2 || t_fail "lab/boot failed"

@@ -479,7 +479,7 @@ START_TEST(test_abort_after_hysteresis)
     /* One sample short, then a converging one: the count starts again. */
     s = feed_n(lv, s, VL_LEVERS_HOPELESS_SAMPLES - 1, 5,
                VL_ETA_VERDICT_NOT_CONVERGING, INFINITY);
-    s = feed_n(lv, s, 1, 5, VL_ETA_VERDICT_CONVERGING, 200);
+    s = feed_n(lv, s, 1, 5, VL_ETA_VERDICT_CONVERGING, 50);
     s = feed_n(lv, s, VL_LEVERS_HOPELESS_SAMPLES - 1, 6,
                VL_ETA_VERDICT_AT_RISK, INFINITY);
     assert_calls("");
@@ -506,8 +506,6 @@ START_TEST(test_abort_far_too_late)
     p->when_hopeless = VL_HOPELESS_ABORT;
     lv = levers_new(p);
 
-    /* Converging, however slowly, never counts. */
-    s = feed_n(lv, s, 10, 5, VL_ETA_VERDICT_CONVERGING, 100000);
     /* At risk, ending at 10 + s + 80 s: below 4 x 30 s. */
     s = feed_n(lv, s, 10, 5, VL_ETA_VERDICT_AT_RISK, 80);
     assert_calls("");
@@ -519,6 +517,53 @@ START_TEST(test_abort_far_too_late)
     assert_calls("abort");
     ck_assert_double_eq(decision(lv, 0)->eta_s, 180);
     ck_assert_str_eq(decision(lv, 0)->why, "when_hopeless abort, hopeless for 5 samples");
+}
+END_TEST
+
+START_TEST(test_abort_converging_too_slowly)
+{
+    g_autoptr(VlMigrationPolicy) p = policy_new();
+    g_autoptr(VlLevers) lv = NULL;
+    guint s = 1;
+
+    p->when_hopeless = VL_HOPELESS_ABORT;
+    lv = levers_new(p);
+
+    /* During the first pass nothing counts, however long the ETA: a big
+     * idle guest on a slow link is slow, not hopeless. */
+    s = feed_n(lv, s, 10, 1, VL_ETA_VERDICT_CONVERGING, 100000);
+    /* Past it, 100 s still to go: within 4 x 30 s. */
+    s = feed_n(lv, s, 10, 2, VL_ETA_VERDICT_CONVERGING, 100);
+    assert_calls("");
+    /* 180 s still to go after the first pass: the dirtying keeps pace. */
+    s = feed_n(lv, s, VL_LEVERS_HOPELESS_SAMPLES - 1, 3,
+               VL_ETA_VERDICT_CONVERGING, 180);
+    assert_calls("");
+    s = feed_n(lv, s, 1, 3, VL_ETA_VERDICT_CONVERGING, 180);
+    assert_calls("abort");
+    ck_assert_str_eq(decision(lv, 0)->verdict, "converging");
+    ck_assert_uint_eq(decision(lv, 0)->streak, VL_LEVERS_HOPELESS_SAMPLES);
+}
+END_TEST
+
+START_TEST(test_abort_verdict_flipping)
+{
+    g_autoptr(VlMigrationPolicy) p = policy_new();
+    g_autoptr(VlLevers) lv = NULL;
+    guint s = 1;
+    guint i;
+
+    p->when_hopeless = VL_HOPELESS_ABORT;
+    lv = levers_new(p);
+
+    /* Near the saturation ratio the ETA's verdict flips between at risk
+     * and converging from one sample to the next; both say 200 s more. */
+    for (i = 0; i < VL_LEVERS_HOPELESS_SAMPLES - 1; i++)
+        s = feed_n(lv, s, 1, 4, i % 2 ? VL_ETA_VERDICT_AT_RISK
+                                      : VL_ETA_VERDICT_CONVERGING, 200);
+    assert_calls("");
+    s = feed_n(lv, s, 1, 4, VL_ETA_VERDICT_AT_RISK, 200);
+    assert_calls("abort");
 }
 END_TEST
 
@@ -919,6 +964,8 @@ levers_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_abort_after_hysteresis);
     tcase_add_test(tc, test_abort_far_too_late);
+    tcase_add_test(tc, test_abort_converging_too_slowly);
+    tcase_add_test(tc, test_abort_verdict_flipping);
     tcase_add_test(tc, test_abort_repeated_update_not_a_sample);
     tcase_add_test(tc, test_abort_waits_for_ladder);
     tcase_add_test(tc, test_abort_failure_not_retried);
