@@ -108,6 +108,19 @@ ll_policy_set() {
     t_fail "host $h's daemon did not reload its policy: $(tail -n 5 "$log")"
 }
 
+# ll_sample_while PID FILE HOST COMMAND...: while PID runs, runs COMMAND on
+# HOST once a second and appends what it prints to FILE (emptied first);
+# a COMMAND that fails or hangs for 5 s adds nothing.
+ll_sample_while() {
+    local pid=$1 file=$2 h=$3
+    shift 3
+    : >"$file"
+    while kill -0 "$pid" 2>/dev/null; do
+        ll_exec "$h" timeout 5 "$@" >>"$file" 2>/dev/null || true
+        sleep 1
+    done
+}
+
 # ll_setup: lab/up --virt-lanes gave each host its policy (lab/policy:
 # lanes 1 and 2 towards the other host, lane 0 the base path) and started
 # its daemon with the lab-private paths; wait until both answer.

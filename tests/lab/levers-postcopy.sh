@@ -37,12 +37,7 @@ pid=$!
 
 # During the job: the speed limit as libvirt reports it, once a second.
 seen=$VL_LAB_DIR/levers-postcopy.speed
-: >"$seen"
-while kill -0 "$pid" 2>/dev/null; do
-    ll_exec a timeout 5 virsh -q -c qemu:///system migrate-getspeed "$dom" \
-        >>"$seen" 2>/dev/null || true
-    sleep 1
-done
+ll_sample_while "$pid" "$seen" a virsh -q -c qemu:///system migrate-getspeed "$dom"
 rc=0
 wait "$pid" || rc=$?
 result=$(cat "$out")

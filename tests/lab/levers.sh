@@ -42,12 +42,7 @@ pid=$!
 
 # During the job: the downtime limit as libvirt reports it, once a second.
 seen=$VL_LAB_DIR/levers.downtime
-: >"$seen"
-while kill -0 "$pid" 2>/dev/null; do
-    ll_exec a timeout 5 virsh -q -c qemu:///system migrate-getmaxdowntime "$dom" \
-        >>"$seen" 2>/dev/null || true
-    sleep 1
-done
+ll_sample_while "$pid" "$seen" a virsh -q -c qemu:///system migrate-getmaxdowntime "$dom"
 rc=0
 wait "$pid" || rc=$?
 result=$(cat "$out")
