@@ -327,6 +327,15 @@ ct_members_are() {
     [ "$(ct_members "$1")" = "$2" ]
 }
 
+# ct_member_is CONTAINER NAME STATE: NAME is a member of CONTAINER in STATE,
+# whatever the other members do.
+ct_member_is() {
+    case ",$(ct_members "$1")," in
+        *",$2:$3,"*) return 0 ;;
+    esac
+    return 1
+}
+
 # ct_audit_jq FILTER [JQ ARGS...] -> jq -e FILTER on the audit log as an array.
 ct_audit_jq() {
     local f=$CT_STATE/fs$CT_AUDIT filter=$1
