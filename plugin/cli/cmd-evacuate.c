@@ -557,24 +557,31 @@ print_host_caveats(Evacuation *ev)
             "not loaded");
 }
 
-/* The fixed cost per move learned from the history (how many moves it
+/* The history the plan learns from; NULL under --no-history or when it
+ * cannot be read (said). */
+static VlHistory *
+load_history(Evacuation *ev)
+{
+    g_autoptr(GError) error = NULL;
+    VlHistory *history;
+
+    if (ev->no_history)
+        return NULL;
+    history = vl_history_load(ev->history_path, &error);
+    if (!history)
+        say(ev, "Not reading the history: %s", error->message);
+    return history;
+}
+
+/* The fixed cost per move learned from @history (how many moves it
  * came from), or 0 and the default left in @overhead_s. */
 static guint
-learn_overhead(Evacuation *ev, double *overhead_s)
+learn_overhead(const VlHistory *history, double *overhead_s)
 {
-    g_autoptr(VlHistory) history = NULL;
-    g_autoptr(GError) error = NULL;
     guint count = 0;
     double learned = 0;
 
-    if (ev->no_history)
-        return 0;
-    history = vl_history_load(ev->history_path, &error);
-    if (!history) {
-        say(ev, "Not reading the history: %s", error->message);
-        return 0;
-    }
-    if (!vl_history_learned_overhead(history, 0, &learned, &count))
+    if (!history || !vl_history_learned_overhead(history, 0, &learned, &count))
         return 0;
     *overhead_s = MIN(learned, VL_EVACUATE_FIXED_MAX_S);
     return count;
@@ -582,7 +589,8 @@ learn_overhead(Evacuation *ev, double *overhead_s)
 
 static void
 print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what,
-                guint overhead_runs)
+                guint overhead_runs, const VlEvacuatePath *path,
+                gboolean setup_learned)
 {
     g_autofree char *dest = vl_cli_shown(ev->dest_uri);
     g_autofree char *total = format_seconds(plan->total_s);
@@ -608,6 +616,9 @@ print_plan_text(Evacuation *ev, const VlEvacuatePlan *plan, const char *what,
     else
         printf("Each move also costs %.1f s besides its job (the default: no history of it)\n",
                plan->move_overhead_s);
+    if (path)
+        printf("Each job's setup until RAM flows: %.1f s (%s)\n", path->setup_s,
+               setup_learned ? "learned from the history" : "the default: no history of it");
     if (plan->lanes_up_s > 0)
         printf("The lanes come up once, for every move: %.1f s at most before the first\n",
                plan->lanes_up_s);
@@ -859,6 +870,8 @@ evacuate_main(Evacuation *ev)
     gboolean have_report = FALSE;
     VlEvacuatePlanConfig config;
     guint overhead_runs = 0;
+    g_autoptr(VlHistory) history = NULL;
+    gboolean setup_learned = FALSE;
     double affinity_scale = 1;
     gboolean ok = FALSE;
     guint i;
@@ -953,7 +966,8 @@ evacuate_main(Evacuation *ev)
 
     vl_evacuate_plan_config_init(&config);
     config.concurrency = ev->concurrency;
-    overhead_runs = learn_overhead(ev, &config.move_overhead_s);
+    history = load_history(ev);
+    overhead_runs = learn_overhead(history, &config.move_overhead_s);
     peer = vl_migrate_find_peer(policy->migration, ev->dest_uri, NULL, &error);
     if (!peer) {
         say(ev, "No estimates and no lanes: %s", error->message);
@@ -990,6 +1004,7 @@ evacuate_main(Evacuation *ev)
             say(ev, "No estimates: %s", error->message);
             g_clear_error(&error);
         } else {
+            setup_learned = vl_evacuate_path_learn_setup(path, history);
             config.estimate = vl_evacuate_estimate_links;
             config.estimate_data = path;
             /* Counted once: the lanes stay up for the whole run.  The
@@ -1015,6 +1030,9 @@ evacuate_main(Evacuation *ev)
         json_object_object_add(o, "dry_run", json_object_new_boolean(ev->dry_run));
         json_object_object_add(o, "affinity_scale", vl_cli_json_num(affinity_scale));
         json_object_object_add(o, "move_overhead_runs", json_object_new_int(overhead_runs));
+        json_object_object_add(o, "job_setup_s",
+                               path ? vl_cli_json_num(path->setup_s) : NULL);
+        json_object_object_add(o, "job_setup_learned", json_object_new_boolean(setup_learned));
         json_object_object_add(traffic, "observed", json_object_new_boolean(have_report));
         json_object_object_add(traffic, "source", json_object_new_string(
             ev->traffic_host.proc_table ? "/proc/net/nf_conntrack" :
@@ -1036,7 +1054,7 @@ evacuate_main(Evacuation *ev)
         json_object_object_add(o, "plan", json_object_get(plan_json));
         vl_cli_print_json(o);
     } else {
-        print_plan_text(ev, plan, what, overhead_runs);
+        print_plan_text(ev, plan, what, overhead_runs, path, setup_learned);
     }
     if (ev->dry_run)
         return 0;

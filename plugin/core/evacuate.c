@@ -124,7 +124,23 @@ vl_evacuate_path_new(void)
     path->links = g_ptr_array_new_with_free_func((GDestroyNotify)link_free);
     path->channels_per_link = 2;
     path->max_downtime_s = 0.3;
+    path->setup_s = VL_MIGRATE_SETUP_S;
     return path;
+}
+
+gboolean
+vl_evacuate_path_learn_setup(VlEvacuatePath *path, const VlHistory *history)
+{
+    double overhead;
+
+    g_return_val_if_fail(path != NULL, FALSE);
+
+    if (!history || !vl_history_learned_job_overhead(history, 0, &overhead))
+        return FALSE;
+    /* One figure for setup and resume together: the resume keeps its
+     * fixed share, as in vl_migrate_lane_plan_compute(). */
+    path->setup_s = MAX(0, overhead - VL_MIGRATE_RESUME_S);
+    return TRUE;
 }
 
 void
@@ -239,7 +255,7 @@ vl_evacuate_estimate_links(gpointer data, const VlEvacuateDomain *domain,
     in.channels = vl_migrate_channels_for(n, path->channels_per_link, 0);
     in.efficiency = VL_MIGRATE_EFFICIENCY;
     in.max_downtime_s = path->max_downtime_s;
-    in.setup_s = VL_MIGRATE_SETUP_S;
+    in.setup_s = path->setup_s;
     in.resume_s = VL_MIGRATE_RESUME_S;
 
     if (!vl_estimate_aggregate_bandwidth(&in, &aggregate, error) ||

@@ -137,6 +137,9 @@ typedef struct {
     GPtrArray *links;           /* VlEvacuateLink*, owned; base path first */
     guint channels_per_link;    /* multifd channels per link, >= 1 */
     double max_downtime_s;      /* QEMU's downtime limit */
+    /* each job's setup until RAM flows: VL_MIGRATE_SETUP_S, or what
+     * vl_evacuate_path_learn_setup() took from the history */
+    double setup_s;
 } VlEvacuatePath;
 
 VlEvacuatePath *vl_evacuate_path_new(void);
@@ -147,6 +150,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlEvacuatePath, vl_evacuate_path_free)
  * that is not positive and finite. */
 gboolean vl_evacuate_path_add_link(VlEvacuatePath *path, const char *name,
                                    double bps, GError **error);
+
+/**
+ * vl_evacuate_path_learn_setup:
+ * @history: (nullable): earlier migrations
+ *
+ * Sets @path's setup_s from the job overhead the history teaches
+ * (vl_history_learned_job_overhead(), less the fixed resume), as
+ * "virt-lanes migrate" and the daemon's mover plan with it.  Returns
+ * FALSE, @path unchanged, when the history teaches none.
+ */
+gboolean vl_evacuate_path_learn_setup(VlEvacuatePath *path,
+                                      const VlHistory *history);
 
 /* vl_evacuate_path_from_peer()'s @max_lanes for the policy's max_lanes. */
 #define VL_EVACUATE_LANES_FROM_POLICY G_MAXUINT

@@ -623,6 +623,49 @@ END_TEST
 
 /* Concurrent moves share the links: the estimate of each is the model
  * run on links 1/k as fast, and its bandwidth 1/k of the aggregate. */
+START_TEST(test_path_learns_setup)
+{
+    g_autoptr(VlEvacuatePath) path = vl_evacuate_path_new();
+    g_autoptr(VlEvacuateDomain) d = vl_evacuate_domain_new("guest; \"y\"");
+    g_autoptr(VlHistory) empty = vl_history_new();
+    g_autoptr(VlHistory) history = vl_history_new();
+    VlEvacuateMoveEstimate fixed = { 0 };
+    VlEvacuateMoveEstimate learned = { 0 };
+    guint i;
+
+    ck_assert(vl_evacuate_path_add_link(path, "base", 200e6 / 8, NULL));
+    d->memory_bytes = 512.0 * 1048576;
+    ck_assert_double_eq(path->setup_s, VL_MIGRATE_SETUP_S);
+    ck_assert(vl_evacuate_estimate_links(path, d, 1, &fixed, NULL));
+
+    /* Nothing to learn: the default stays. */
+    ck_assert(!vl_evacuate_path_learn_setup(path, NULL));
+    ck_assert(!vl_evacuate_path_learn_setup(path, empty));
+    ck_assert_double_eq(path->setup_s, VL_MIGRATE_SETUP_S);
+
+    /* Three jobs that took 3.1 s beyond moving their bytes (10 s at
+     * 10 MB/s): setup 3.0 s, the resume keeping its fixed 0.1 s. */
+    for (i = 0; i < 3; i++) {
+        VlHistoryRecord *r = vl_history_record_new();
+
+        r->domain = g_strdup("web");
+        r->memory_bytes = 200000000;
+        r->processed_bytes = 100000000;
+        r->memory_bps = 10000000;
+        r->total_time_s = 13.1;
+        r->lanes = 0;
+        g_ptr_array_add(history->records, r);
+    }
+    ck_assert(vl_evacuate_path_learn_setup(path, history));
+    ck_assert_double_eq_tol(path->setup_s, 3.1 - VL_MIGRATE_RESUME_S, 1e-9);
+    ck_assert(vl_evacuate_estimate_links(path, d, 1, &learned, NULL));
+    ck_assert_double_eq_tol(learned.estimate.total_time_s - fixed.estimate.total_time_s,
+                            path->setup_s - VL_MIGRATE_SETUP_S, 1e-6);
+    g_strfreev(fixed.links);
+    g_strfreev(learned.links);
+}
+END_TEST
+
 START_TEST(test_estimate_links_shared)
 {
     g_autoptr(VlEvacuatePath) path = vl_evacuate_path_new();
@@ -1328,6 +1371,7 @@ evacuate_suite(void)
     tc = tcase_create("estimate");
     tcase_add_test(tc, test_path_from_policy);
     tcase_add_test(tc, test_estimate_links_shared);
+    tcase_add_test(tc, test_path_learns_setup);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("run");
