@@ -3,9 +3,9 @@
 #
 # The live estimator against one real migration: with the daemon on both
 # lab hosts, boot a guest that dirties 10 MiB/s and migrate it once a->b
-# (a freshly booted TCG guest's first migration is 3-5 s slower than the
-# next ones, a cold start no input shows: docs/estimator.md; the sweep
-# in bench/estimator warms every guest the same way). The history must
+# (the first migration in a new lab is 3-5 s slower than the next ones,
+# which no input shows: docs/estimator.md; the sweep in bench/estimator
+# warms up the same way). The history must
 # hold that run; it is then emptied, so that the measured run starts
 # from the policy alone. b's daemon measures the guest (`virt-lanes
 # estimate --measure`: the daemon's measurements, the policy's declared
@@ -39,7 +39,7 @@ dom="est test; \"quoted\" 'name'"
 "$LAB/boot" "$dom" --on a --mem 1024 --working-set 512 --dirty 10 >&2 ||
     t_fail "lab/boot failed"
 
-# The warm-up: the cold first migration, which a's daemon records.
+# The warm-up: the lab's first migration, which a's daemon records.
 out=$("$LAB/migrate" "$dom" --from a --to b --timeout 300) || true
 t_log "warm-up migration: $out"
 jq -e '.result == "ok" and .guest.verified' >/dev/null <<<"$out" ||
