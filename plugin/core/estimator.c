@@ -341,8 +341,8 @@ run_model(const Inputs *in, const Path *p, double time_cap_s,
     m.downtime_steps = in->n_steps ? in->steps : NULL;
     m.n_downtime_steps = in->n_steps;
     m.time_cap_s = time_cap_s;
-    m.resume_s = VL_ESTIMATOR_RESUME_S;
-    m.setup_s = MAX(0, in->overhead - VL_ESTIMATOR_RESUME_S);
+    m.resume_s = VL_MIGRATE_RESUME_S;
+    m.setup_s = vl_migrate_setup_from_overhead(in->overhead);
     return vl_estimate_run(&m, result, error);
 }
 

@@ -43,7 +43,6 @@ G_BEGIN_DECLS
 #define VL_ESTIMATOR_LINK_EFFICIENCY 0.95
 /* Setup + resume when the history says nothing (lab, TCG). */
 #define VL_ESTIMATOR_DEFAULT_OVERHEAD_S 1.5
-#define VL_ESTIMATOR_RESUME_S 0.1
 #define VL_ESTIMATOR_MAX_TIME_CAP_S 86400
 
 typedef struct _VlEstimator VlEstimator;

@@ -137,9 +137,7 @@ vl_evacuate_path_learn_setup(VlEvacuatePath *path, const VlHistory *history)
 
     if (!history || !vl_history_learned_job_overhead(history, 0, &overhead))
         return FALSE;
-    /* One figure for setup and resume together: the resume keeps its
-     * fixed share, as in vl_migrate_lane_plan_compute(). */
-    path->setup_s = MAX(0, overhead - VL_MIGRATE_RESUME_S);
+    path->setup_s = vl_migrate_setup_from_overhead(overhead);
     return TRUE;
 }
 

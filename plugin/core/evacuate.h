@@ -156,7 +156,8 @@ gboolean vl_evacuate_path_add_link(VlEvacuatePath *path, const char *name,
  * @history: (nullable): earlier migrations
  *
  * Sets @path's setup_s from the job overhead the history teaches
- * (vl_history_learned_job_overhead(), less the fixed resume), as
+ * (vl_history_learned_job_overhead(), then
+ * vl_migrate_setup_from_overhead()), as
  * "virt-lanes migrate" and the daemon's mover plan with it.  Returns
  * FALSE, @path unchanged, when the history teaches none.
  */

@@ -287,6 +287,15 @@ learned_for(const VlMigratePlanInput *in, guint links)
     return isfinite(bps) && bps > 0 && bps <= MAX_RATE_BPS ? bps : 0;
 }
 
+double
+vl_migrate_setup_from_overhead(double overhead_s)
+{
+    /* The learned overhead is one figure for setup and resume together:
+     * the resume keeps its fixed share. */
+    return isfinite(overhead_s) && overhead_s >= 0 ?
+        MAX(0, overhead_s - VL_MIGRATE_RESUME_S) : VL_MIGRATE_SETUP_S;
+}
+
 static VlMigrateLaneStep *
 plan_step(const VlMigratePlanInput *in, guint links, GError **error)
 {
@@ -303,10 +312,7 @@ plan_step(const VlMigratePlanInput *in, guint links, GError **error)
     e.zero_bytes = in->zero_bytes;
     e.dirty_rate_bps = in->dirty_rate_bps;
     e.max_downtime_s = in->max_downtime_s;
-    /* The learned overhead is one figure for setup and resume together:
-     * the resume keeps its fixed share. */
-    e.setup_s = isfinite(in->overhead_s) && in->overhead_s >= 0 ?
-        MAX(0, in->overhead_s - VL_MIGRATE_RESUME_S) : VL_MIGRATE_SETUP_S;
+    e.setup_s = vl_migrate_setup_from_overhead(in->overhead_s);
     e.resume_s = VL_MIGRATE_RESUME_S;
     step->setup_s = e.setup_s;
     step->links = links;

@@ -58,6 +58,16 @@ G_BEGIN_DECLS
  * byte: the lab's measurements (docs/estimator.md, "Inputs"). */
 #define VL_MIGRATE_SETUP_S 1.4
 #define VL_MIGRATE_RESUME_S 0.1
+
+/**
+ * vl_migrate_setup_from_overhead:
+ * @overhead_s: a job's setup and resume together, as the history learns
+ *   it (vl_history_learned_job_overhead()); NAN or negative: unknown
+ *
+ * The setup to estimate with: @overhead_s less the resume's fixed share,
+ * or VL_MIGRATE_SETUP_S when @overhead_s is unknown.
+ */
+double vl_migrate_setup_from_overhead(double overhead_s);
 /* libvirt's bound on "parallel.connections". */
 #define VL_MIGRATE_CHANNELS_MAX 255
 /* With lanes, a job whose sent bytes do not grow for this long plus two
